@@ -1,0 +1,33 @@
+/* zmm.h: the API of libzmm.so for programs that want to talk to zmm directly.
+ * Link with `pkg-config --libs zmm`, or look the functions up with dlsym(RTLD_DEFAULT, ...)
+ * so that the program still runs without zmm. */
+#ifndef ZMM_H
+#define ZMM_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library's version, e.g. "0.1.0". */
+const char *zmm_version(void);
+
+/* Bytes the heap has committed to live blocks (pages of small and large runs, huge
+ * mappings): PHP's memory_get_usage(true). */
+size_t zmm_memory_usage(void);
+
+/* The highest zmm_memory_usage() so far: PHP's memory_get_peak_usage(true). */
+size_t zmm_memory_peak(void);
+
+/* Set the memory limit (as ZMM_MEMORY_LIMIT; (size_t)-1 removes it). Returns 0. */
+int zmm_set_memory_limit(size_t bytes);
+
+/* Write the ZMM_STATS table to FD now. */
+void zmm_stats_print(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,539 @@
+/* alloc.c: owns the C semantics of the allocation API (glibc 2.36's contracts): errno,
+ * overflow, alignment rounding, realloc's rules, and pointer classification for free.
+ * Every pointer is classified through the registry before anything is read from it: zmm's
+ * small, large and huge blocks; system-allocator blocks, which go back there; anything else,
+ * a freed block or an interior pointer is a fault that stops the process with one line.
+ * Start-up happens on the first call from static storage (no dlsym, no allocation);
+ * ZMM_ALLOC=0 leaves heap_tls NULL so every call takes the slow path to the system. */
+#include "alloc.h"
+#include "heap.h"
+#include "huge.h"
+#include "limit.h"
+#include "options.h"
+#include "os.h"
+#include "out.h"
+#include "registry.h"
+#include "stats.h"
+#include "sys.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_int boot;     /* 0 not started, 1 starting, 2 ready */
+static bool system_only;    /* ZMM_ALLOC=0 */
+
+/* ---- start-up and fork ------------------------------------------------------------- */
+
+static void alloc_fork_child(void)
+{
+    registry_after_fork();
+    chunk_after_fork();
+    huge_after_fork();
+    heap_after_fork();
+}
+
+static ZMM_COLD void alloc_boot(void)
+{
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&boot, &expect, 1)) {
+        while (atomic_load_explicit(&boot, memory_order_acquire) != 2)
+            sched_yield();
+        return;
+    }
+    options_load(environ);
+    sys_init();
+    os_configure((unsigned)zmm_opt.mem_type, zmm_opt.huge_pages);
+    limit_set(zmm_opt.memory_limit);
+    system_only = !zmm_opt.alloc;
+    heap_init();
+    atomic_store_explicit(&boot, 2, memory_order_release);
+    pthread_atfork(NULL, NULL, alloc_fork_child);   /* may allocate: after boot */
+}
+
+ZMM_INLINE bool alloc_ready(void)
+{
+    if (ZMM_UNLIKELY(atomic_load_explicit(&boot, memory_order_acquire) != 2))
+        alloc_boot();
+    return !system_only;
+}
+
+/* The calling thread's heap; *ORPHAN tells the caller to heap_unlock_orphan() after. */
+static struct zmm_heap *heap_enter(bool *orphan)
+{
+    struct zmm_heap *h = heap_tls;
+    *orphan = false;
+    if (!h)
+        h = heap_attach();
+    if (!h) {
+        *orphan = true;
+        h = heap_lock_orphan();
+    }
+    return h;
+}
+
+static void *enomem(void)
+{
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* ---- classification and faults ----------------------------------------------------- */
+
+enum block_kind { BLOCK_SMALL, BLOCK_LARGE, BLOCK_HUGE, BLOCK_SYSTEM };
+
+struct block {
+    enum block_kind kind;
+    struct zmm_chunk *chunk;
+    uint32_t map;
+    uint64_t entry;
+    size_t size;                /* usable bytes */
+};
+
+static _Noreturn ZMM_COLD void fault_double(const char *verb, void *p, size_t size)
+{
+    if (size)
+        out_fault("double %s of %p (%zu-byte block)", verb, p, size);
+    out_fault("double %s of %p (page already free)", verb, p);
+}
+
+static _Noreturn ZMM_COLD void fault_interior(const char *verb, void *p, void *start, size_t size)
+{
+    out_fault("invalid %s of %p (interior pointer into %zu-byte block %p)", verb, p, size, start);
+}
+
+static _Noreturn ZMM_COLD void fault_foreign(const char *verb, void *p)
+{
+    out_fault("invalid %s of %p (not a heap block)", verb, p);
+}
+
+/* What P is, or a fault if it is not a live block's start. */
+static void classify(void *p, const char *verb, struct block *b)
+{
+    struct zmm_chunk *c = chunk_of(p);
+    uint64_t e = registry_get((uintptr_t)c);
+    b->chunk = c;
+    b->entry = e;
+    switch (REG_KIND(e)) {
+    case REG_CHUNK: {
+        if ((void *)c == p)
+            fault_foreign(verb, p);
+        unsigned page = page_of(p);
+        uint32_t m = c->map[page];
+        struct zmm_heap *owner = c->owner;
+        b->map = m;
+        switch (PG_KIND(m)) {
+        case PG_SMALL: {
+            unsigned bin = PG_BIN(m);
+            uint8_t *run = page_addr(c, page - PG_N(m));
+            size_t off = (size_t)((uint8_t *)p - run);
+            unsigned idx = bin_slot_index(bin, off);
+            b->kind = BLOCK_SMALL;
+            b->size = bin_size[bin];
+            if ((size_t)idx * b->size != off)
+                fault_interior(verb, p, run + (size_t)idx * b->size, b->size);
+            if (slot_is_free(owner->bins.key, p))
+                fault_double(verb, p, b->size);
+            return;
+        }
+        case PG_LARGE:
+            b->kind = BLOCK_LARGE;
+            b->size = (size_t)PG_N(m) << PAGE_SHIFT;
+            if ((uintptr_t)p & (PAGE_SIZE - 1))
+                fault_interior(verb, p, page_addr(c, page), b->size);
+            if (slot_is_free(owner->bins.key, p))
+                fault_double(verb, p, b->size);
+            return;
+        case PG_LCONT: {
+            unsigned first = page - PG_N(m);
+            fault_interior(verb, p, page_addr(c, first), (size_t)PG_N(c->map[first]) << PAGE_SHIFT);
+        }
+        case PG_FREE:
+            fault_double(verb, p, 0);
+        default:
+            fault_foreign(verb, p);
+        }
+    }
+    case REG_HUGE:
+        b->kind = BLOCK_HUGE;
+        b->size = huge_size(e);
+        if ((void *)c != p)
+            fault_interior(verb, p, c, b->size);
+        if (e & REG_FREED)
+            fault_double(verb, p, b->size);
+        return;
+    case REG_HUGE_INNER: {
+        uint8_t *start = (uint8_t *)c - ((e >> 3) << CHUNK_SHIFT);
+        fault_interior(verb, p, start, huge_size(registry_get((uintptr_t)start)));
+    }
+    default:
+        if (!sys_owns(p))
+            fault_foreign(verb, p);
+        b->kind = BLOCK_SYSTEM;
+        b->size = sys_usable_size(p);
+        return;
+    }
+}
+
+/* ---- malloc and free --------------------------------------------------------------- */
+
+static void *heap_malloc(struct zmm_heap *h, size_t n)
+{
+    if (n <= SMALL_MAX) {
+        unsigned bin = bin_of(n);
+        void *p = bin_pop(&h->bins, bin);
+        return p ? p : heap_alloc_small(h, bin);
+    }
+    if (n <= LARGE_MAX)
+        return heap_alloc_large(h, pages_of(n), 1);
+    bool zeroed;
+    return huge_alloc(n, CHUNK_SIZE, &zeroed);
+}
+
+static ZMM_NOINLINE void *malloc_slow(size_t n)
+{
+    if (!alloc_ready())
+        return sys_malloc(n);
+    if (n > ZMM_SIZE_MAX)
+        return enomem();
+    bool orphan;
+    struct zmm_heap *h = heap_enter(&orphan);
+    void *p = heap_malloc(h, n);
+    if (orphan)
+        heap_unlock_orphan();
+    return p ? p : enomem();
+}
+
+void *zmm_malloc(size_t n)
+{
+    struct zmm_heap *h = heap_tls;
+    if (ZMM_LIKELY(h != NULL) && ZMM_LIKELY(n <= SMALL_MAX)) {
+        void *p = bin_pop(&h->bins, bin_of(n));
+        if (ZMM_LIKELY(p != NULL))
+            return p;
+    }
+    return malloc_slow(n);
+}
+
+static void free_block(void *p, const struct block *b)
+{
+    if (b->kind == BLOCK_SYSTEM) {
+        sys_free(p);
+        return;
+    }
+    if (b->kind == BLOCK_HUGE) {
+        huge_free(p, b->entry);
+        return;
+    }
+    struct zmm_heap *owner = b->chunk->owner;
+    if (owner != heap_tls) {
+        heap_free_remote(owner, p);
+        return;
+    }
+    if (b->kind == BLOCK_LARGE) {
+        heap_free_large(owner, p);
+        return;
+    }
+    unsigned bin = PG_BIN(b->map);
+    slot_push(&owner->bins, bin, p);
+    owner->bins.frees[bin]++;
+}
+
+static ZMM_NOINLINE void free_slow(void *p)
+{
+    int saved = errno;
+    struct block b;
+    classify(p, "free", &b);
+    free_block(p, &b);
+    errno = saved;
+}
+
+void zmm_free(void *p)
+{
+    struct zmm_chunk *c = chunk_of(p);
+    if (ZMM_LIKELY((void *)c != p) && ZMM_LIKELY(registry_get((uintptr_t)c) == REG_CHUNK)) {
+        unsigned page = page_of(p);
+        uint32_t m = c->map[page];
+        struct zmm_heap *h = heap_tls;
+        if (ZMM_LIKELY(PG_KIND(m) == PG_SMALL) && ZMM_LIKELY(c->owner == h)) {
+            unsigned bin = PG_BIN(m);
+            size_t off = (size_t)((uint8_t *)p - (uint8_t *)page_addr(c, page - PG_N(m)));
+            struct zmm_slot *s = p;
+            if (ZMM_LIKELY(bin_slot_index(bin, off) * (size_t)bin_size[bin] == off) &&
+                ZMM_LIKELY(!slot_is_free(h->bins.key, s))) {
+                slot_push(&h->bins, bin, s);
+                h->bins.frees[bin]++;
+                return;
+            }
+        }
+    }
+    if (p)
+        free_slow(p);
+}
+
+void zmm_free_sized(void *p, size_t n)
+{
+    (void)n;
+    zmm_free(p);
+}
+
+void zmm_free_aligned_sized(void *p, size_t align, size_t n)
+{
+    (void)align;
+    (void)n;
+    zmm_free(p);
+}
+
+/* ---- calloc and realloc ------------------------------------------------------------ */
+
+void *zmm_calloc(size_t n, size_t m)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, m, &total) || total > ZMM_SIZE_MAX)
+        return enomem();
+    struct zmm_heap *h = heap_tls;
+    if (ZMM_LIKELY(h != NULL) && ZMM_LIKELY(total <= SMALL_MAX)) {
+        void *p = bin_pop(&h->bins, bin_of(total));
+        if (ZMM_LIKELY(p != NULL))
+            return memset(p, 0, total);
+    }
+    if (!alloc_ready())
+        return sys_calloc(n, m);
+    if (total > LARGE_MAX) {
+        bool zeroed;
+        void *p = huge_alloc(total, CHUNK_SIZE, &zeroed);
+        if (!p)
+            return enomem();
+        return zeroed ? p : memset(p, 0, total);
+    }
+    void *p = malloc_slow(total);
+    return p ? memset(p, 0, total) : NULL;
+}
+
+static void *realloc_move(void *p, const struct block *b, size_t n)
+{
+    void *q = zmm_malloc(n);
+    if (!q)
+        return NULL;
+    memcpy(q, p, n < b->size ? n : b->size);
+    free_block(p, b);
+    return q;
+}
+
+void *zmm_realloc(void *p, size_t n)
+{
+    if (!p)
+        return zmm_malloc(n);
+    if (n == 0) {
+        zmm_free(p);
+        return NULL;
+    }
+    struct block b;
+    classify(p, "realloc", &b);
+    if (n > ZMM_SIZE_MAX)
+        return enomem();
+    if (b.kind == BLOCK_SYSTEM) {
+        void *q = sys_realloc(p, n);
+        return q ? q : enomem();
+    }
+    if (!alloc_ready())
+        return realloc_move(p, &b, n);
+    switch (b.kind) {
+    case BLOCK_SMALL:
+        if (n <= b.size && (n > b.size / 2 || b.size <= 64))
+            return p;
+        break;
+    case BLOCK_LARGE:
+        if (n > SMALL_MAX && n <= LARGE_MAX) {
+            struct zmm_heap *h = heap_tls;
+            if (b.chunk->owner == h && heap_resize_large(h, p, pages_of(n)))
+                return p;
+        }
+        break;
+    default:
+        if (n > LARGE_MAX) {
+            void *q = huge_resize(p, b.entry, n);
+            if (q)
+                return q;
+        }
+        break;
+    }
+    void *q = realloc_move(p, &b, n);
+    return q ? q : enomem();
+}
+
+void *zmm_reallocarray(void *p, size_t n, size_t m)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, m, &total))
+        return enomem();
+    return zmm_realloc(p, total);
+}
+
+/* ---- aligned allocation ------------------------------------------------------------ */
+
+static void *heap_aligned(struct zmm_heap *h, size_t align, size_t n)
+{
+    if (n <= SMALL_MAX && align <= PAGE_SIZE)
+        for (unsigned bin = bin_of(n); bin < BIN_COUNT; bin++)
+            if (bin_size[bin] % align == 0) {
+                void *p = bin_pop(&h->bins, bin);
+                return p ? p : heap_alloc_small(h, bin);
+            }
+    size_t pages = pages_of(n ? n : 1);
+    size_t ap = align >> PAGE_SHIFT ? align >> PAGE_SHIFT : 1;
+    if (align < CHUNK_SIZE && align_up(FIRST_PAGE, ap) + pages <= CHUNK_PAGES)
+        return heap_alloc_large(h, pages, ap);
+    bool zeroed;
+    return huge_alloc(n ? n : 1, align > CHUNK_SIZE ? align : CHUNK_SIZE, &zeroed);
+}
+
+/* ALIGN: a power of two. */
+static void *aligned(size_t align, size_t n)
+{
+    if (align <= ALIGNMENT)
+        return zmm_malloc(n);
+    if (n > ZMM_SIZE_MAX || n + align > ZMM_SIZE_MAX)
+        return enomem();
+    if (!alloc_ready())
+        return sys_memalign(align, n);
+    bool orphan;
+    struct zmm_heap *h = heap_enter(&orphan);
+    void *p = heap_aligned(h, align, n);
+    if (orphan)
+        heap_unlock_orphan();
+    return p ? p : enomem();
+}
+
+void *zmm_memalign(size_t align, size_t n)
+{
+    if (align <= ALIGNMENT)
+        return zmm_malloc(n);
+    if (align > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!is_pow2(align))
+        align = (size_t)1 << (64 - __builtin_clzl(align));
+    return aligned(align, n);
+}
+
+int zmm_posix_memalign(void **out, size_t align, size_t n)
+{
+    if (align < sizeof(void *) || !is_pow2(align))
+        return EINVAL;
+    void *p = aligned(align, n);
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+void *zmm_valloc(size_t n)
+{
+    return aligned(PAGE_SIZE, n);
+}
+
+void *zmm_pvalloc(size_t n)
+{
+    if (n > ZMM_SIZE_MAX)
+        return enomem();
+    return aligned(PAGE_SIZE, align_up(n ? n : 1, PAGE_SIZE));
+}
+
+size_t zmm_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    struct block b;
+    classify(p, "malloc_usable_size", &b);
+    return b.size;
+}
+
+/* ---- glibc's tuning and reporting calls -------------------------------------------- */
+
+int zmm_malloc_trim(size_t pad)
+{
+    (void)pad;
+    if (!alloc_ready())
+        return 0;
+    return (heap_trim(heap_tls) + huge_trim()) > 0;
+}
+
+int zmm_mallopt(int param, int value)
+{
+    (void)value;
+    switch (param) {
+    case M_MXFAST: case M_TRIM_THRESHOLD: case M_TOP_PAD: case M_MMAP_THRESHOLD:
+    case M_MMAP_MAX: case M_CHECK_ACTION: case M_PERTURB: case M_ARENA_TEST: case M_ARENA_MAX:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int clamp_int(size_t v)
+{
+    return v > (size_t)__INT_MAX__ ? __INT_MAX__ : (int)v;
+}
+
+struct mallinfo zmm_mallinfo(void)
+{
+    struct mallinfo2 m = stats_mallinfo2();
+    return (struct mallinfo){
+        .arena = clamp_int(m.arena), .ordblks = clamp_int(m.ordblks), .hblks = clamp_int(m.hblks),
+        .hblkhd = clamp_int(m.hblkhd), .uordblks = clamp_int(m.uordblks),
+        .fordblks = clamp_int(m.fordblks), .keepcost = clamp_int(m.keepcost),
+    };
+}
+
+struct mallinfo2 zmm_mallinfo2(void)
+{
+    return stats_mallinfo2();
+}
+
+void zmm_malloc_stats(void)
+{
+    stats_malloc_stats();
+}
+
+int zmm_malloc_info(int options, FILE *f)
+{
+    return stats_malloc_info(options, f);
+}
+
+void *zmm_dlopen(const char *file, int mode)
+{
+    return sys_dlopen(file, mode & ~RTLD_DEEPBIND);
+}
+
+/* ---- start, exit and zmm.h --------------------------------------------------------- */
+
+void zmm_start(void)
+{
+    alloc_ready();
+    if (zmm_opt.stats)
+        out_keep_stderr();
+}
+
+void zmm_exit(void)
+{
+    if (zmm_opt.stats)
+        stats_write(out_report_fd(), "at exit");
+}
+
+const char *zmm_engine_version(void) { return ZMM_VERSION; }
+size_t zmm_usage_bytes(void) { return limit_in_use(); }
+size_t zmm_peak_bytes(void) { return limit_peak(); }
+void zmm_stats_to(int fd) { stats_write(fd, "on request"); }
+
+int zmm_limit_bytes(size_t bytes)
+{
+    alloc_ready();
+    limit_set(bytes);
+    return 0;
+}

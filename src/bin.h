@@ -1,0 +1,63 @@
+/* bin.h: the small-block lists of a heap, one LIFO list per size class. */
+#ifndef ZMM_BIN_H
+#define ZMM_BIN_H
+
+#include "chunk.h"
+#include "sizes.h"
+
+/* A free block. NEXT is the list link; CHECK = NEXT ^ block address ^ the heap's key, so a
+ * corrupted link is caught before it is followed and a second free of the same block is
+ * recognised. An allocated block has CHECK cleared. */
+struct zmm_slot {
+    struct zmm_slot *next;
+    uintptr_t check;
+};
+
+struct zmm_bins {
+    struct zmm_slot *free[BIN_COUNT];
+    uintptr_t key;
+    uint64_t allocs[BIN_COUNT];     /* counted by the owner */
+    uint64_t frees[BIN_COUNT];      /* counted by the owner, remote frees when drained */
+    uint64_t slots[BIN_COUNT];      /* blocks in the runs this heap holds */
+};
+
+ZMM_INLINE uintptr_t slot_check(uintptr_t key, const struct zmm_slot *s, const struct zmm_slot *next)
+{
+    return (uintptr_t)next ^ (uintptr_t)s ^ key;
+}
+
+ZMM_INLINE bool slot_is_free(uintptr_t key, const struct zmm_slot *s)
+{
+    return s->check == slot_check(key, s, s->next);
+}
+
+ZMM_INLINE void slot_push(struct zmm_bins *b, unsigned bin, struct zmm_slot *s)
+{
+    s->next = b->free[bin];
+    s->check = slot_check(b->key, s, s->next);
+    b->free[bin] = s;
+}
+
+_Noreturn void bin_corrupted(unsigned bin, const void *slot);
+
+/* Pop a block; NULL if the list is empty. */
+ZMM_INLINE void *bin_pop(struct zmm_bins *b, unsigned bin)
+{
+    struct zmm_slot *s = b->free[bin];
+    if (ZMM_UNLIKELY(!s))
+        return NULL;
+    struct zmm_slot *next = s->next;
+    if (ZMM_UNLIKELY(s->check != slot_check(b->key, s, next)))
+        bin_corrupted(bin, s);
+    b->free[bin] = next;
+    s->check = 0;
+    b->allocs[bin]++;
+    return s;
+}
+
+/* Make a run of BIN at RUN (pages already taken) and return its first block. */
+void *bin_carve(struct zmm_bins *b, unsigned bin, void *run);
+/* Zend's gc: give back every run all of whose blocks are on the list. Returns bytes freed. */
+size_t bin_sweep(struct zmm_bins *b);
+
+#endif

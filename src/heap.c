@@ -1,0 +1,314 @@
+/* heap.c: owns the per-thread heaps. A heap is used by one thread at a time, without locks:
+ * the thread finds it through an initial-exec TLS pointer. A block freed by another thread
+ * goes on its owner's atomic remote list, which the owner drains on its slow paths. A thread
+ * that exits abandons its heap (remote frees keep arriving); the next new thread adopts it,
+ * chunks and all. A thread still allocating after its own exit destructor uses the orphan
+ * heap, under a lock. A fork child resets the locks and abandons every other thread's heap.
+ * Heaps live in memory zmm maps for itself and are never unmapped. */
+#include "heap.h"
+#include "limit.h"
+#include "lock.h"
+#include "os.h"
+#include "out.h"
+
+#include <pthread.h>
+#include <sys/auxv.h>
+
+__thread struct zmm_heap *heap_tls __attribute__((tls_model("initial-exec")));
+static __thread bool thread_exited __attribute__((tls_model("initial-exec")));
+
+static spinlock_t heaps_lock, orphan_lock;
+static struct zmm_heap *heaps_all, *heaps_abandoned;
+static struct zmm_heap orphan;
+static pthread_key_t exit_key;
+static uint64_t key_seed;
+
+/* ---- keys -------------------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uintptr_t heap_new_key(const struct zmm_heap *h)
+{
+    uint64_t t = __builtin_ia32_rdtsc();
+    return (uintptr_t)mix64(key_seed ^ mix64((uintptr_t)h) ^ mix64(t)) | 1;
+}
+
+/* ---- slow paths of the owner ------------------------------------------------------- */
+
+static void heap_drain(struct zmm_heap *h)
+{
+    struct zmm_slot *s = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
+    while (s) {
+        struct zmm_slot *next = s->next;
+        if (s->check != slot_check(h->bins.key, s, next))
+            out_fault("corrupted remote free list at %p", (void *)s);
+        struct zmm_chunk *c = chunk_of(s);
+        uint32_t m = c->map[page_of(s)];
+        if (PG_KIND(m) == PG_SMALL) {
+            slot_push(&h->bins, PG_BIN(m), s);
+            h->bins.frees[PG_BIN(m)]++;
+        } else {
+            s->check = 0;
+            heap_free_large(h, s);
+        }
+        s = next;
+    }
+}
+
+static size_t heap_sweep(struct zmm_heap *h)
+{
+    size_t freed = bin_sweep(&h->bins);
+    limit_give(freed);
+    return freed;
+}
+
+static size_t heap_small_free_bytes(const struct zmm_heap *h)
+{
+    size_t bytes = 0;
+    for (unsigned b = 0; b < BIN_COUNT; b++)
+        bytes += (h->bins.slots[b] - (h->bins.allocs[b] - h->bins.frees[b])) * bin_size[b];
+    return bytes;
+}
+
+/* N pages for a run: within the memory limit (sweeping the bins once before failing),
+ * from the heap's chunks, sweeping before a new chunk is mapped when that may spare it. */
+static void *heap_pages(struct zmm_heap *h, size_t n, size_t align)
+{
+    size_t bytes = n << PAGE_SHIFT;
+    if (!limit_take(bytes)) {
+        heap_drain(h);
+        heap_sweep(h);
+        if (!limit_take(bytes)) {
+            limit_exhausted(bytes);
+            return NULL;
+        }
+    }
+    void *p = chunk_alloc_pages(&h->chunks, (unsigned)n, (unsigned)align, false);
+    if (!p && heap_small_free_bytes(h) >= h->sweep_at) {
+        heap_sweep(h);
+        h->sweep_at = heap_small_free_bytes(h) * 2 + CHUNK_SIZE;
+        p = chunk_alloc_pages(&h->chunks, (unsigned)n, (unsigned)align, false);
+    }
+    if (!p)
+        p = chunk_alloc_pages(&h->chunks, (unsigned)n, (unsigned)align, true);
+    if (!p)
+        limit_give(bytes);
+    return p;
+}
+
+void *heap_alloc_small(struct zmm_heap *h, unsigned bin)
+{
+    heap_drain(h);
+    void *p = bin_pop(&h->bins, bin);
+    if (p)
+        return p;
+    void *run = heap_pages(h, bin_pages[bin], 1);
+    if (!run)
+        return NULL;
+    struct zmm_slot *s = bin_carve(&h->bins, bin, run);
+    s->check = 0;
+    return s;
+}
+
+void *heap_alloc_large(struct zmm_heap *h, size_t pages, size_t align_pages)
+{
+    heap_drain(h);
+    void *p = heap_pages(h, pages, align_pages);
+    if (!p)
+        return NULL;
+    struct zmm_chunk *c = chunk_of(p);
+    unsigned first = page_of(p);
+    c->map[first] = PG_LARGE_ENTRY(pages);
+    for (unsigned i = 1; i < pages; i++)
+        c->map[first + i] = PG_LCONT_ENTRY(i);
+    ((struct zmm_slot *)p)->check = 0;
+    h->large_allocs++;
+    h->large_pages += pages;
+    return p;
+}
+
+bool heap_resize_large(struct zmm_heap *h, void *p, size_t pages)
+{
+    struct zmm_chunk *c = chunk_of(p);
+    unsigned first = page_of(p);
+    size_t old = PG_N(c->map[first]);
+    if (pages == old)
+        return true;
+    if (pages < old) {
+        chunk_free_pages(c, first + (unsigned)pages, (unsigned)(old - pages));
+        limit_give((old - pages) << PAGE_SHIFT);
+    } else {
+        if (!limit_take((pages - old) << PAGE_SHIFT))
+            return false;
+        if (!chunk_grow_pages(c, first, (unsigned)old, (unsigned)pages)) {
+            limit_give((pages - old) << PAGE_SHIFT);
+            return false;
+        }
+        for (size_t i = old; i < pages; i++)
+            c->map[first + i] = PG_LCONT_ENTRY(i);
+    }
+    c->map[first] = PG_LARGE_ENTRY(pages);
+    h->large_pages += pages;
+    h->large_pages -= old;
+    return true;
+}
+
+void heap_free_large(struct zmm_heap *h, void *p)
+{
+    struct zmm_chunk *c = chunk_of(p);
+    unsigned first = page_of(p);
+    unsigned n = PG_N(c->map[first]);
+    h->large_frees++;
+    h->large_pages -= n;
+    chunk_free_pages(c, first, n);
+    limit_give((size_t)n << PAGE_SHIFT);
+}
+
+void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s)
+{
+    struct zmm_slot *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
+    do {
+        s->next = head;
+        s->check = slot_check(owner->bins.key, s, head);
+    } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, s, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+size_t heap_trim(struct zmm_heap *h)
+{
+    size_t freed = 0;
+    if (h) {
+        heap_drain(h);
+        freed = heap_sweep(h);
+    }
+    return freed + chunk_trim(h ? &h->chunks : NULL);
+}
+
+/* ---- heaps and threads ------------------------------------------------------------- */
+
+static void heap_setup(struct zmm_heap *h)
+{
+    h->bins.key = heap_new_key(h);
+    h->chunks.owner = h;
+    h->sweep_at = CHUNK_SIZE;
+    h->state = HEAP_ACTIVE;
+}
+
+static struct zmm_heap *heap_create(void)
+{
+    struct zmm_heap *h = os_map_meta(align_up(sizeof *h, PAGE_SIZE));
+    if (!h)
+        return NULL;
+    heap_setup(h);
+    spin_lock(&heaps_lock);
+    h->next_all = heaps_all;
+    heaps_all = h;
+    spin_unlock(&heaps_lock);
+    return h;
+}
+
+static void heap_abandon(struct zmm_heap *h)
+{
+    heap_drain(h);
+    spin_lock(&heaps_lock);
+    h->state = HEAP_ABANDONED;
+    h->next_abandoned = heaps_abandoned;
+    heaps_abandoned = h;
+    spin_unlock(&heaps_lock);
+}
+
+static struct zmm_heap *heap_adopt(void)
+{
+    spin_lock(&heaps_lock);
+    struct zmm_heap *h = heaps_abandoned;
+    if (h) {
+        heaps_abandoned = h->next_abandoned;
+        h->state = HEAP_ACTIVE;
+    }
+    spin_unlock(&heaps_lock);
+    return h;
+}
+
+static void heap_thread_exit(void *arg)
+{
+    struct zmm_heap *h = arg;
+    heap_tls = NULL;
+    thread_exited = true;
+    heap_abandon(h);
+}
+
+struct zmm_heap *heap_attach(void)
+{
+    if (thread_exited)
+        return NULL;
+    struct zmm_heap *h = heap_adopt();
+    if (!h)
+        h = heap_create();
+    if (!h)
+        return NULL;
+    heap_tls = h;
+    pthread_setspecific(exit_key, h);
+    heap_drain(h);
+    return h;
+}
+
+struct zmm_heap *heap_lock_orphan(void)
+{
+    spin_lock(&orphan_lock);
+    return &orphan;
+}
+
+void heap_unlock_orphan(void)
+{
+    spin_unlock(&orphan_lock);
+}
+
+void heap_totals(struct heap_totals *t)
+{
+    *t = (struct heap_totals){ 0 };
+    spin_lock(&heaps_lock);
+    for (struct zmm_heap *h = heaps_all; h; h = h->next_all) {
+        for (unsigned b = 0; b < BIN_COUNT; b++) {
+            t->allocs[b] += h->bins.allocs[b];
+            t->frees[b] += h->bins.frees[b];
+            t->slots[b] += h->bins.slots[b];
+        }
+        t->large_allocs += h->large_allocs;
+        t->large_frees += h->large_frees;
+        t->large_pages += h->large_pages;
+        t->heaps++;
+        t->abandoned += h->state == HEAP_ABANDONED;
+    }
+    spin_unlock(&heaps_lock);
+}
+
+/* ---- process start-up and fork ----------------------------------------------------- */
+
+void heap_after_fork(void)
+{
+    spin_init(&heaps_lock);
+    spin_init(&orphan_lock);
+    for (struct zmm_heap *h = heaps_all; h; h = h->next_all)
+        if (h != heap_tls && h != &orphan && h->state == HEAP_ACTIVE) {
+            h->state = HEAP_ABANDONED;
+            h->next_abandoned = heaps_abandoned;
+            heaps_abandoned = h;
+        }
+}
+
+void heap_init(void)
+{
+    const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
+    key_seed = mix64((r ? r[0] ^ r[1] : 0) ^ __builtin_ia32_rdtsc());
+    heap_setup(&orphan);
+    orphan.next_all = heaps_all;
+    heaps_all = &orphan;
+    pthread_key_create(&exit_key, heap_thread_exit);
+}

@@ -1,0 +1,49 @@
+/* heap.h: one heap per thread: small bins and large runs over the chunks it owns. */
+#ifndef ZMM_HEAP_H
+#define ZMM_HEAP_H
+
+#include <stdatomic.h>
+#include "bin.h"
+#include "chunk.h"
+
+enum heap_state { HEAP_ACTIVE, HEAP_ABANDONED };
+
+struct zmm_heap {
+    struct zmm_bins bins;
+    struct zmm_chunkset chunks;
+    _Atomic(struct zmm_slot *) remote;  /* blocks other threads freed, LIFO, owner drains */
+    uint64_t large_allocs, large_frees;
+    size_t large_pages;                 /* pages in live large runs */
+    size_t sweep_at;                    /* free small bytes that make a sweep worth it */
+    int state;
+    struct zmm_heap *next_all, *next_abandoned;
+};
+
+/* The calling thread's heap, or NULL before its first allocation (and after it exited). */
+extern __thread struct zmm_heap *heap_tls __attribute__((tls_model("initial-exec")));
+
+void heap_init(void);                   /* process start-up: the thread-exit key */
+void heap_after_fork(void);             /* in the child: reset locks, abandon other heaps */
+
+/* The calling thread's heap, adopting an abandoned one or making one; NULL if memory is
+ * exhausted or the thread is past its own exit (then use heap_lock_orphan). */
+struct zmm_heap *heap_attach(void);
+struct zmm_heap *heap_lock_orphan(void);
+void heap_unlock_orphan(void);
+
+/* Slow paths of the owner. */
+void *heap_alloc_small(struct zmm_heap *h, unsigned bin);
+void *heap_alloc_large(struct zmm_heap *h, size_t pages, size_t align_pages);
+bool heap_resize_large(struct zmm_heap *h, void *p, size_t pages);
+void heap_free_large(struct zmm_heap *h, void *p);
+void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s);
+size_t heap_trim(struct zmm_heap *h);
+
+struct heap_totals {
+    uint64_t allocs[BIN_COUNT], frees[BIN_COUNT], slots[BIN_COUNT];
+    uint64_t large_allocs, large_frees;
+    size_t large_pages, heaps, abandoned;
+};
+void heap_totals(struct heap_totals *t);
+
+#endif

@@ -1,0 +1,42 @@
+/* limit.c: owns the count of bytes the heap has committed to blocks (pages of small and
+ * large runs, huge mappings) and ZMM_MEMORY_LIMIT, which bounds it as PHP's memory_limit
+ * bounds a request. The count is exact at page granularity; taking past the limit fails
+ * without counting, and the caller reports with PHP's own words. */
+#include "limit.h"
+#include "options.h"
+#include "out.h"
+
+#include <stdatomic.h>
+
+static atomic_size_t in_use, peak;
+static atomic_size_t limit = OPT_UNSET;
+
+bool limit_take(size_t bytes)
+{
+    size_t now = atomic_fetch_add_explicit(&in_use, bytes, memory_order_relaxed) + bytes;
+    if (ZMM_UNLIKELY(now > atomic_load_explicit(&limit, memory_order_relaxed))) {
+        atomic_fetch_sub_explicit(&in_use, bytes, memory_order_relaxed);
+        return false;
+    }
+    size_t p = atomic_load_explicit(&peak, memory_order_relaxed);
+    while (now > p && !atomic_compare_exchange_weak_explicit(&peak, &p, now, memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+    return true;
+}
+
+void limit_give(size_t bytes)
+{
+    atomic_fetch_sub_explicit(&in_use, bytes, memory_order_relaxed);
+}
+
+void limit_exhausted(size_t tried)
+{
+    out_warn("Allowed memory size of %zu bytes exhausted (tried to allocate %zu bytes)",
+             atomic_load(&limit), tried);
+}
+
+void limit_set(size_t bytes) { atomic_store(&limit, bytes); }
+size_t limit_get(void) { return atomic_load(&limit); }
+size_t limit_in_use(void) { return atomic_load(&in_use); }
+size_t limit_peak(void) { return atomic_load(&peak); }

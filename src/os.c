@@ -1,0 +1,129 @@
+/* os.c: the only caller of mmap, munmap, mremap and madvise. It hands out CHUNK-aligned
+ * memory for chunks and huge blocks from the source ZMM_MEM_TYPE names (anonymous maps,
+ * private maps of /dev/zero, or 2 MiB-aligned blocks of the system allocator, which can
+ * neither be resized in place nor moved), and page-aligned zeroed memory for metadata.
+ * It never reserves more address space than it returns (RLIMIT_AS stays meaningful). */
+#include "os.h"
+#include "options.h"
+#include "sys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static unsigned mem_type = MEM_MMAP_ANON;   /* enum mem_type of options.h */
+static bool huge_pages;
+static int zero_fd = -1;
+
+void os_configure(unsigned type, bool thp)
+{
+    mem_type = type;
+    huge_pages = thp;
+    if (mem_type == MEM_MMAP_ZERO) {
+        zero_fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+        if (zero_fd < 0)
+            mem_type = MEM_MMAP_ANON;
+    }
+}
+
+static void *os_mmap(void *hint, size_t size)
+{
+    void *p;
+    if (mem_type == MEM_MMAP_ZERO)
+        p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, zero_fd, 0);
+    else
+        p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void os_advise_new(void *p, size_t size)
+{
+    if (huge_pages)
+        madvise(p, size, MADV_HUGEPAGE);
+}
+
+void *os_map_aligned(size_t size, size_t align)
+{
+    if (mem_type == MEM_MALLOC) {
+        void *p = sys_memalign(align, size);
+        if (p)
+            __builtin_memset(p, 0, size);
+        return p;
+    }
+    /* Lucky first: the kernel often places a mapping right below the previous one. */
+    uint8_t *p = os_mmap(NULL, size);
+    if (!p)
+        return NULL;
+    if (((uintptr_t)p & (align - 1)) == 0) {
+        os_advise_new(p, size);
+        return p;
+    }
+    munmap(p, size);
+    if (size + align < size)
+        return NULL;
+    p = os_mmap(NULL, size + align - PAGE_SIZE);
+    if (!p)
+        return NULL;
+    uint8_t *a = (uint8_t *)align_up((uintptr_t)p, align);
+    size_t head = (size_t)(a - p);
+    size_t tail = align - PAGE_SIZE - head;
+    if (head)
+        munmap(p, head);
+    if (tail)
+        munmap(a + size, tail);
+    os_advise_new(a, size);
+    return a;
+}
+
+void os_unmap_aligned(void *p, size_t size)
+{
+    int saved = errno;
+    if (mem_type == MEM_MALLOC)
+        sys_free(p);
+    else
+        munmap(p, size);
+    errno = saved;
+}
+
+bool os_resize_inplace(void *p, size_t old_size, size_t new_size)
+{
+    if (mem_type == MEM_MALLOC)
+        return new_size <= old_size;
+    int saved = errno;
+    bool ok;
+    if (new_size < old_size)
+        ok = munmap((uint8_t *)p + new_size, old_size - new_size) == 0;
+    else
+        ok = mremap(p, old_size, new_size, 0) != MAP_FAILED;
+    errno = saved;
+    return ok;
+}
+
+void *os_move(void *p, size_t old_size, size_t new_size, size_t align)
+{
+    if (mem_type != MEM_MMAP_ANON)
+        return NULL;
+    void *to = os_map_aligned(new_size, align);
+    if (!to)
+        return NULL;
+    void *r = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    if (r == MAP_FAILED) {
+        munmap(to, new_size);
+        return NULL;
+    }
+    return r;
+}
+
+void os_purge(void *p, size_t size)
+{
+    int saved = errno;
+    madvise(p, size, MADV_DONTNEED);
+    errno = saved;
+}
+
+void *os_map_meta(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}

@@ -1,0 +1,24 @@
+/* os.h: the OS layer, the only place memory is mapped, unmapped, remapped or advised. */
+#ifndef ZMM_OS_H
+#define ZMM_OS_H
+
+#include "defs.h"
+
+void os_configure(unsigned mem_type, bool huge_pages);
+
+/* SIZE bytes (a page multiple) at an ALIGN-aligned address (a power of two >= CHUNK_SIZE),
+ * or NULL. Fresh memory reads as zero. */
+void *os_map_aligned(size_t size, size_t align);
+void os_unmap_aligned(void *p, size_t size);
+/* Grow or shrink a mapping from os_map_aligned in place; false if the neighbours are taken. */
+bool os_resize_inplace(void *p, size_t old_size, size_t new_size);
+/* Move a mapping to a fresh ALIGN-aligned address of NEW_SIZE bytes without copying; NULL
+ * if that cannot be done (the old mapping is then untouched). */
+void *os_move(void *p, size_t old_size, size_t new_size, size_t align);
+/* Give the pages back (contents become zero on next touch); the range stays mapped. */
+void os_purge(void *p, size_t size);
+
+/* Zeroed, page-aligned memory for zmm's own tables; never given back. */
+void *os_map_meta(size_t size);
+
+#endif

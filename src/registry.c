@@ -1,0 +1,53 @@
+/* registry.c: owns the two-level table that classifies any pointer without touching the
+ * memory it points to: top level in static storage, leaves (32 GiB of address space each)
+ * mapped on first use and never unmapped. Readers take no lock; writers change only the
+ * entries of memory they own, and a spin lock guards leaf creation. */
+#include "registry.h"
+#include "lock.h"
+#include "os.h"
+
+_Atomic(_Atomic uint64_t *) registry_top[1u << REG_TOP_BITS];
+static spinlock_t leaf_lock;
+
+static _Atomic uint64_t *registry_leaf(uintptr_t addr)
+{
+    size_t t = addr >> (CHUNK_SHIFT + REG_LEAF_BITS);
+    _Atomic uint64_t *leaf = atomic_load_explicit(&registry_top[t], memory_order_acquire);
+    if (leaf)
+        return leaf;
+    spin_lock(&leaf_lock);
+    leaf = atomic_load_explicit(&registry_top[t], memory_order_acquire);
+    if (!leaf) {
+        leaf = os_map_meta(sizeof(uint64_t) << REG_LEAF_BITS);
+        if (leaf)
+            atomic_store_explicit(&registry_top[t], leaf, memory_order_release);
+    }
+    spin_unlock(&leaf_lock);
+    return leaf;
+}
+
+bool registry_set(uintptr_t addr, uint64_t entry)
+{
+    if (addr >> REG_VA_BITS)
+        return false;
+    _Atomic uint64_t *leaf = registry_leaf(addr);
+    if (!leaf)
+        return false;
+    atomic_store_explicit(&leaf[(addr >> CHUNK_SHIFT) & ((1u << REG_LEAF_BITS) - 1)], entry,
+                          memory_order_release);
+    return true;
+}
+
+bool registry_set_huge(uintptr_t addr, size_t size, uint64_t head)
+{
+    size_t slots = (size + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
+    for (size_t i = slots; i-- > 1;)
+        if (!registry_set(addr + (i << CHUNK_SHIFT), head ? (uint64_t)i << 3 | REG_HUGE_INNER : 0))
+            return false;
+    return registry_set(addr, head);
+}
+
+void registry_after_fork(void)
+{
+    spin_init(&leaf_lock);
+}

@@ -1,0 +1,41 @@
+/* registry.h: what zmm knows about each 2 MiB slot of the address space. */
+#ifndef ZMM_REGISTRY_H
+#define ZMM_REGISTRY_H
+
+#include <stdatomic.h>
+#include "defs.h"
+
+/* An entry: 0 unknown; REG_CHUNK for a chunk; a huge block's first slot holds its mapping
+ * size | REG_HUGE (| REG_FREED while it waits in the huge cache); its other slots hold
+ * (distance to the first slot, in slots) << 3 | REG_HUGE_INNER. */
+#define REG_CHUNK       1u
+#define REG_HUGE        2u
+#define REG_HUGE_INNER  3u
+#define REG_KIND(e)     ((unsigned)(e) & 3u)
+#define REG_FREED       4u
+
+#define REG_TOP_BITS    13
+#define REG_LEAF_BITS   14
+#define REG_VA_BITS     (CHUNK_SHIFT + REG_TOP_BITS + REG_LEAF_BITS)   /* 48 */
+
+extern _Atomic(_Atomic uint64_t *) registry_top[1u << REG_TOP_BITS];
+
+ZMM_INLINE uint64_t registry_get(uintptr_t addr)
+{
+    if (ZMM_UNLIKELY(addr >> REG_VA_BITS))
+        return 0;
+    _Atomic uint64_t *leaf = atomic_load_explicit(
+        &registry_top[addr >> (CHUNK_SHIFT + REG_LEAF_BITS)], memory_order_acquire);
+    if (!leaf)
+        return 0;
+    return atomic_load_explicit(&leaf[(addr >> CHUNK_SHIFT) & ((1u << REG_LEAF_BITS) - 1)],
+                                memory_order_acquire);
+}
+
+/* Sets the entry of the slot holding ADDR; false if the table could not grow. */
+bool registry_set(uintptr_t addr, uint64_t entry);
+/* A huge mapping [addr, addr + size): head and inner entries, or all cleared (entry 0). */
+bool registry_set_huge(uintptr_t addr, size_t size, uint64_t head);
+void registry_after_fork(void);
+
+#endif
