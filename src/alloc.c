@@ -152,8 +152,11 @@ static void classify(void *p, const char *verb, struct block *b)
             unsigned first = page - PG_N(m);
             fault_interior(verb, p, page_addr(c, first), (size_t)PG_N(c->map[first]) << PAGE_SHIFT);
         }
-        case PG_FREE:
-            fault_double(verb, p, 0);
+        case PG_FREE: {
+            uint32_t was = PG_WAS(m);
+            fault_double(verb, p, PG_KIND(was) == PG_LARGE ? (size_t)PG_N(was) << PAGE_SHIFT
+                                  : PG_KIND(was) == PG_SMALL ? bin_size[PG_BIN(was)] : 0);
+        }
         default:
             fault_foreign(verb, p);
         }
@@ -231,7 +234,7 @@ static void free_block(void *p, const struct block *b)
     }
     struct zmm_heap *owner = b->chunk->owner;
     if (owner != heap_tls) {
-        heap_free_remote(owner, p);
+        heap_free_remote(owner, p, b->size, heap_tls);
         return;
     }
     if (b->kind == BLOCK_LARGE) {
@@ -527,7 +530,7 @@ void zmm_exit(void)
 }
 
 const char *zmm_engine_version(void) { return ZMM_VERSION; }
-size_t zmm_usage_bytes(void) { return limit_in_use(); }
+size_t zmm_usage_bytes(void) { return stats_in_use(); }
 size_t zmm_peak_bytes(void) { return limit_peak(); }
 void zmm_stats_to(int fd) { stats_write(fd, "on request"); }
 

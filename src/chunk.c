@@ -218,7 +218,8 @@ void *chunk_alloc_pages(struct zmm_chunkset *set, unsigned n, unsigned align, bo
 void chunk_free_pages(struct zmm_chunk *c, unsigned page, unsigned n)
 {
     bits_set(c->bitmap, page, n, false);
-    for (unsigned i = 0; i < n; i++)
+    c->map[page] = PG_FREED_ENTRY(c->map[page]);
+    for (unsigned i = 1; i < n; i++)
         c->map[page + i] = PG_FREE;
     c->free_pages += n;
     if (c->free_pages == CHUNK_PAGES - FIRST_PAGE) {

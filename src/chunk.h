@@ -7,7 +7,9 @@
 /* Page map entry, one per page: kind in bits 0-2; a small page has its bin in bits 3-7 and
  * its distance to the run's first page in bits 8-17; a large run's first page has the run's
  * page count in bits 8-17, its other pages the distance to the first. Bits 18-28 of a small
- * run's first page are used only while a sweep of the bin lists counts its free blocks. */
+ * run's first page are used only while a sweep of the bin lists counts its free blocks.
+ * A freed run's first page keeps its old entry shifted left by 3 (kind PG_FREE), so a second
+ * free can still name the block's size. */
 enum { PG_FREE = 0, PG_HEADER = 1, PG_SMALL = 2, PG_LARGE = 3, PG_LCONT = 4 };
 #define PG_KIND(m)              ((m) & 7u)
 #define PG_BIN(m)               (((m) >> 3) & 31u)
@@ -19,6 +21,8 @@ enum { PG_FREE = 0, PG_HEADER = 1, PG_SMALL = 2, PG_LARGE = 3, PG_LCONT = 4 };
 #define PG_COUNT_ONE            ((uint32_t)1 << 18)
 #define PG_COUNT_MASK           ((uint32_t)1023 << 18)
 #define PG_SWEEP                ((uint32_t)1 << 28)
+#define PG_FREED_ENTRY(m)       ((uint32_t)(m) << 3)
+#define PG_WAS(m)               ((uint32_t)(m) >> 3)
 
 struct zmm_chunkset;
 

@@ -22,6 +22,7 @@ static struct zmm_heap *heaps_all, *heaps_abandoned;
 static struct zmm_heap orphan;
 static pthread_key_t exit_key;
 static uint64_t key_seed;
+static _Atomic uint64_t stray_remote_bytes;   /* remote frees by threads without a heap */
 
 /* ---- keys -------------------------------------------------------------------------- */
 
@@ -54,8 +55,10 @@ static void heap_drain(struct zmm_heap *h)
         if (PG_KIND(m) == PG_SMALL) {
             slot_push(&h->bins, PG_BIN(m), s);
             h->bins.frees[PG_BIN(m)]++;
+            h->drained_bytes += bin_size[PG_BIN(m)];
         } else {
             s->check = 0;
+            h->drained_bytes += (size_t)PG_N(m) << PAGE_SHIFT;
             heap_free_large(h, s);
         }
         s = next;
@@ -171,8 +174,12 @@ void heap_free_large(struct zmm_heap *h, void *p)
     limit_give((size_t)n << PAGE_SHIFT);
 }
 
-void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s)
+void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s, size_t size, struct zmm_heap *freer)
 {
+    if (freer)
+        freer->remote_bytes += size;
+    else
+        atomic_fetch_add_explicit(&stray_remote_bytes, size, memory_order_relaxed);
     struct zmm_slot *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
     do {
         s->next = head;
@@ -273,6 +280,7 @@ void heap_unlock_orphan(void)
 void heap_totals(struct heap_totals *t)
 {
     *t = (struct heap_totals){ 0 };
+    uint64_t remote = atomic_load_explicit(&stray_remote_bytes, memory_order_relaxed), drained = 0;
     spin_lock(&heaps_lock);
     for (struct zmm_heap *h = heaps_all; h; h = h->next_all) {
         for (unsigned b = 0; b < BIN_COUNT; b++) {
@@ -283,10 +291,13 @@ void heap_totals(struct heap_totals *t)
         t->large_allocs += h->large_allocs;
         t->large_frees += h->large_frees;
         t->large_pages += h->large_pages;
-        t->heaps++;
+        t->heaps += h != &orphan;
         t->abandoned += h->state == HEAP_ABANDONED;
+        remote += h->remote_bytes;
+        drained += h->drained_bytes;
     }
     spin_unlock(&heaps_lock);
+    t->pending_bytes = remote > drained ? remote - drained : 0;
 }
 
 /* ---- process start-up and fork ----------------------------------------------------- */

@@ -14,6 +14,8 @@ struct zmm_heap {
     _Atomic(struct zmm_slot *) remote;  /* blocks other threads freed, LIFO, owner drains */
     uint64_t large_allocs, large_frees;
     size_t large_pages;                 /* pages in live large runs */
+    uint64_t remote_bytes;              /* bytes this thread freed into other heaps */
+    uint64_t drained_bytes;             /* bytes other threads freed here, drained */
     size_t sweep_at;                    /* free small bytes that make a sweep worth it */
     int state;
     struct zmm_heap *next_all, *next_abandoned;
@@ -36,13 +38,16 @@ void *heap_alloc_small(struct zmm_heap *h, unsigned bin);
 void *heap_alloc_large(struct zmm_heap *h, size_t pages, size_t align_pages);
 bool heap_resize_large(struct zmm_heap *h, void *p, size_t pages);
 void heap_free_large(struct zmm_heap *h, void *p);
-void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s);
+/* Free S (SIZE usable bytes) of OWNER from a thread that does not own it; FREER is the
+ * calling thread's heap, or NULL. */
+void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s, size_t size, struct zmm_heap *freer);
 size_t heap_trim(struct zmm_heap *h);
 
 struct heap_totals {
     uint64_t allocs[BIN_COUNT], frees[BIN_COUNT], slots[BIN_COUNT];
     uint64_t large_allocs, large_frees;
     size_t large_pages, heaps, abandoned;
+    uint64_t pending_bytes;             /* freed by other threads, not yet drained */
 };
 void heap_totals(struct heap_totals *t);
 

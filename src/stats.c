@@ -19,6 +19,7 @@ struct summary {
     struct chunk_stats c;
     struct huge_stats h;
     size_t small_bytes, small_blocks, large_bytes, large_blocks, free_small_bytes;
+    size_t in_use;      /* less what other threads freed and the owners have not drained */
 };
 
 static void summarise(struct summary *s)
@@ -35,6 +36,15 @@ static void summarise(struct summary *s)
     }
     s->large_blocks = s->t.large_allocs - s->t.large_frees;
     s->large_bytes = s->t.large_pages << PAGE_SHIFT;
+    s->in_use = s->small_bytes + s->large_bytes + s->h.live_bytes;
+    s->in_use = s->in_use > s->t.pending_bytes ? s->in_use - s->t.pending_bytes : 0;
+}
+
+size_t stats_in_use(void)
+{
+    struct summary s;
+    summarise(&s);
+    return s.in_use;
 }
 
 void stats_write(int fd, const char *when)
@@ -45,9 +55,11 @@ void stats_write(int fd, const char *when)
     out_open(&o, fd);
     size_t limit = limit_get();
     out_printf(&o, "==%d==zmm: heap statistics (%s)\n", (int)getpid(), when);
-    out_printf(&o, "  in use     %14zu bytes in %zu blocks (small %zu in %zu, large %zu in %zu, huge %zu in %zu)\n",
-               s.small_bytes + s.large_bytes + s.h.live_bytes, s.small_blocks + s.large_blocks + s.h.live,
-               s.small_bytes, s.small_blocks, s.large_bytes, s.large_blocks, s.h.live_bytes, s.h.live);
+    out_printf(&o, "  in use     %14zu bytes (small %zu in %zu blocks, large %zu in %zu, huge %zu in %zu",
+               s.in_use, s.small_bytes, s.small_blocks, s.large_bytes, s.large_blocks, s.h.live_bytes, s.h.live);
+    if (s.t.pending_bytes)
+        out_printf(&o, ", less %zu freed by other threads", (size_t)s.t.pending_bytes);
+    out_printf(&o, ")\n");
     out_printf(&o, "  committed  %14zu bytes, peak %zu bytes", limit_in_use(), limit_peak());
     if (limit == OPT_UNSET)
         out_printf(&o, ", no limit\n");

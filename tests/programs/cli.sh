@@ -1,0 +1,252 @@
+#!/bin/sh
+# cli.sh CASE ZMM CONFIGURED VERSION: one test of the zmm CLI (the 'cli' suite).
+#   ZMM         the in-tree script (scripts/zmm), what a checkout runs;
+#   CONFIGURED  the copy configure_file() made for install (build/scripts/zmm);
+#   VERSION     the project version.
+# ZMM_LIB must name libzmm.so (meson's preload_env sets it). Exit 0 pass, 1 fail, 77 skip.
+
+# shellcheck disable=SC2016 # the sh -c programs expand in the child, on purpose
+set -u
+[ $# -eq 4 ] || { echo "usage: cli.sh CASE ZMM CONFIGURED VERSION" >&2; exit 2; }
+case=$1 zmm=$2 configured=$3 version=$4
+here=$(cd -P -- "$(dirname -- "$0")" && pwd -P)
+lib=${ZMM_LIB:?ZMM_LIB must name libzmm.so}
+# meson's env preloads the library into this script too; the cases set LD_PRELOAD themselves.
+unset LD_PRELOAD ZMM_STATS ZMM_MEMORY_LIMIT ZMM_HUGE_PAGES ZMM_MEM_TYPE ZMM_COMPACT ZMM_ALLOC
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/zmm-cli.XXXXXX") || exit 1
+chmod 755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
+
+failed=0
+fail() { echo "FAIL: $*"; failed=1; }
+pass() { echo "ok: $*"; }
+check() {  # check DESCRIPTION COMMAND...: pass when COMMAND succeeds
+	what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; return 1; fi
+}
+
+# z ARGS...: run the script (with the NAME=VALUE words of $zenv added to its environment);
+# $out, $err and $st hold what it did.
+zenv=
+z() {
+	# shellcheck disable=SC2086
+	env $zenv "$zmm" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	st=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+# expect WHAT: check one fact about the last run (status=N, out=TEXT, err-has=TEXT, out-has=TEXT,
+# err-lacks=TEXT, err-empty).
+expect() {
+	case $1 in
+	status=*)   [ "$st" = "${1#*=}" ] || { fail "exit status $st, expected ${1#*=}"; show; return; } ;;
+	out=*)      [ "$out" = "${1#*=}" ] || { fail "stdout '$out', expected '${1#*=}'"; show; return; } ;;
+	out-has=*)  case $out in *"${1#*=}"*) ;; *) fail "stdout lacks '${1#*=}'"; show; return ;; esac ;;
+	err-has=*)  case $err in *"${1#*=}"*) ;; *) fail "stderr lacks '${1#*=}'"; show; return ;; esac ;;
+	err-lacks=*) case $err in *"${1#*=}"*) fail "stderr has '${1#*=}'"; show; return ;; esac ;;
+	err-empty)  [ -z "$err" ] || { fail "stderr not empty"; show; return; } ;;
+	*)          echo "cli.sh: bad expectation $1" >&2; exit 2 ;;
+	esac
+	pass "$1"
+}
+show() {
+	printf '    status: %s\n    stdout: %s\n    stderr: %s\n' "$st" "$(echo "$out" | head -n 5)" "$(echo "$err" | head -n 10)"
+}
+
+case $case in
+syntax)
+	shell=$(command -v dash || command -v sh)
+	for f in "$zmm" "$configured"; do
+		check "$shell -n $f" "$shell" -n "$f"
+	done
+	# the configured copy differs from the in-tree script in the two marked values only
+	n=$(diff "$zmm" "$configured" | grep -c '^>')
+	check "the configured copy differs in the 2 marked lines (here $n)" [ "$n" = 2 ] || diff "$zmm" "$configured"
+	;;
+help)
+	z --help
+	expect status=0
+	expect out-has="usage: zmm"
+	expect out-has="--limit=SIZE"
+	expect err-empty
+	z -h
+	expect status=0
+	expect out-has="usage: zmm"
+	;;
+no-program)
+	z
+	expect status=2
+	expect err-has="usage: zmm"
+	expect out=
+	z --stats --
+	expect status=2
+	expect err-has="usage: zmm"
+	;;
+bad-option)
+	z --bogus true
+	expect status=2
+	expect err-has="unknown option: --bogus"
+	expect err-has="usage: zmm"
+	expect out=
+	z --limit true
+	expect status=2
+	expect err-has="--limit=VALUE"
+	;;
+lib)
+	z --lib
+	expect status=0
+	expect out="$lib"
+	check "--lib printed an existing file ($out)" [ -f "$out" ]
+	;;
+version)
+	z --version
+	expect status=0
+	expect out="zmm $version"
+	zmm=$configured
+	z --version
+	expect status=0
+	expect out="zmm $version"
+	;;
+configured)
+	# the install copy knows its libdir; from the build tree it uses the build's library
+	check "libdir substituted in $configured" grep -q "^zmm_libdir='/" "$configured"
+	zmm=$configured
+	zenv=ZMM_LIB=
+	z --lib
+	zenv=
+	expect status=0
+	check "the build tree copy finds $out, that is $lib" [ "$(readlink -f "$out")" = "$(readlink -f "$lib")" ]
+	;;
+stats)
+	z --stats -- /bin/true
+	expect status=0
+	expect err-has="zmm"
+	expect err-has="in use"
+	;;
+flags)
+	# each option sets its variable and nothing else
+	z -- sh -c 'echo "[$ZMM_STATS$ZMM_MEMORY_LIMIT$ZMM_HUGE_PAGES$ZMM_MEM_TYPE$ZMM_COMPACT$ZMM_ALLOC]"'
+	expect out="[]"
+	z --limit=64M -- sh -c 'echo $ZMM_MEMORY_LIMIT'
+	expect out=64M
+	z --stats -- sh -c 'echo $ZMM_STATS'
+	expect out=1
+	z --huge-pages -- sh -c 'echo $ZMM_HUGE_PAGES'
+	expect out=1
+	z --mem-type=mmap_zero -- sh -c 'echo $ZMM_MEM_TYPE'
+	expect out=mmap_zero
+	z --compact=0 -- sh -c 'echo $ZMM_COMPACT'
+	expect out=0
+	z --system -- sh -c 'echo $ZMM_ALLOC'
+	expect out=0
+	z --limit=1G --mem-type=malloc --compact=128M sh -c 'echo $ZMM_MEMORY_LIMIT $ZMM_MEM_TYPE $ZMM_COMPACT'
+	expect out="1G malloc 128M"
+	;;
+bad-value)
+	# a bad value is passed on; the library names the variable on stderr and the program runs
+	z --limit=abc -- sh -c 'echo $ZMM_MEMORY_LIMIT'
+	expect status=0
+	expect out=abc
+	expect err-has=ZMM_MEMORY_LIMIT
+	;;
+ld-preload)
+	z -- sh -c 'echo "$LD_PRELOAD"'
+	expect out="$lib"
+	zenv=LD_PRELOAD=/nonexistent/x.so
+	z -- sh -c 'echo "$LD_PRELOAD"'
+	zenv=
+	expect out="$lib /nonexistent/x.so"
+	;;
+args)
+	z -- sh -c 'printf "%s|" "$@"' x a 'b c' --stats
+	expect out="a|b c|--stats|"
+	z echo --stats --bogus
+	expect out="--stats --bogus"
+	z sh -c 'exit 7'
+	expect status=7
+	z /nonexistent/program
+	expect status=127
+	expect err-has="/nonexistent/program"
+	z no-such-program-zmm-test
+	expect status=127
+	expect err-has="command not found"
+	;;
+interposes)
+	# the program run by the CLI binds malloc and free to the library
+	printf 'b\na\n' >"$tmp/in"
+	zenv="LD_DEBUG=bindings LD_DEBUG_OUTPUT=$tmp/bind"
+	z sort "$tmp/in"
+	zenv=
+	expect status=0
+	expect out="a
+b"
+	for sym in malloc free; do
+		if grep -q "binding file sort \[0\] to $lib \[0\]: normal symbol \`$sym'" "$tmp"/bind.*; then
+			pass "sort binds $sym to $lib"
+		else
+			fail "sort does not bind $sym to $lib"
+			grep -h "symbol \`$sym'" "$tmp"/bind.* | head -n 5
+		fi
+	done
+	;;
+setuid)
+	# ld.so drops LD_PRELOAD when exec changes the effective user or group: the CLI warns
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: needs root (chown)"
+		exit 77
+	fi
+	cp /bin/true "$tmp/true-suid" && chown 65534 "$tmp/true-suid" && chmod 4755 "$tmp/true-suid" || exit 1
+	z -- "$tmp/true-suid"
+	expect status=0
+	expect err-has="is set-user-ID: ld.so ignores LD_PRELOAD"
+	cp /bin/true "$tmp/true-sgid" && chgrp 65534 "$tmp/true-sgid" && chmod 2755 "$tmp/true-sgid" || exit 1
+	z -- "$tmp/true-sgid"
+	expect status=0
+	expect err-has="is set-group-ID: ld.so ignores LD_PRELOAD"
+	# set-user-ID but our own file: exec changes nothing, LD_PRELOAD works, no warning
+	cp /bin/true "$tmp/true-own" && chmod 4755 "$tmp/true-own" || exit 1
+	z -- "$tmp/true-own"
+	expect status=0
+	expect err-lacks="warning"
+	;;
+static|static-od)
+	# a static executable cannot be interposed: the CLI warns (static-od: without readelf, from od)
+	cc=$(command -v cc || command -v gcc) || { echo "SKIP: no C compiler"; exit 77; }
+	if ! "$cc" -static -o "$tmp/hello-static" "$here/hello.c" 2>"$tmp/cc.err"; then
+		cat "$tmp/cc.err"
+		echo "SKIP: cannot link a static executable (libc6-dev's libc.a missing?)"
+		exit 77
+	fi
+	"$cc" -o "$tmp/hello-dynamic" "$here/hello.c" || exit 1
+	if [ "$case" = static-od ]; then
+		# a PATH with what the script needs, but no readelf
+		mkdir "$tmp/bin"
+		for tool in sh dirname readlink od ls id cat sed head; do
+			p=$(command -v "$tool") && ln -s "$p" "$tmp/bin/$tool"
+		done
+		zenv=PATH=$tmp/bin
+		if env PATH="$tmp/bin" /bin/sh -c 'command -v readelf'; then
+			echo "readelf still on PATH"
+			exit 1
+		fi
+	fi
+	z -- "$tmp/hello-static"
+	expect status=0
+	expect out-has="hello from gcc"
+	expect err-has="is a static executable: zmm cannot interpose"
+	z -- "$tmp/hello-dynamic"
+	expect status=0
+	expect out-has="hello from gcc"
+	expect err-lacks="warning"
+	z -- /bin/true
+	expect err-lacks="warning"
+	;;
+*)
+	echo "cli.sh: unknown case $case" >&2
+	exit 2
+	;;
+esac
+exit $failed
