@@ -41,6 +41,38 @@ static uintptr_t heap_new_key(const struct zmm_heap *h)
     return (uintptr_t)mix64(key_seed ^ mix64((uintptr_t)h) ^ mix64(t)) | 1;
 }
 
+/* ---- the heap's share of the memory limit ------------------------------------------ */
+
+/* Pages are counted against the process-wide limit in batches of CREDIT_BATCH, so page
+ * runs come and go without touching the shared counter; the limit is exact to within a
+ * batch per thread. */
+#define CREDIT_BATCH ((size_t)256 << 10)
+
+static bool credit_take(struct zmm_heap *h, size_t bytes)
+{
+    if (ZMM_LIKELY(h->credit >= bytes)) {
+        h->credit -= bytes;
+        return true;
+    }
+    size_t need = bytes - h->credit;
+    if (limit_take(need + CREDIT_BATCH)) {
+        h->credit += CREDIT_BATCH;
+    } else if (!limit_take(need)) {
+        return false;
+    }
+    h->credit -= bytes - need;
+    return true;
+}
+
+static void credit_give(struct zmm_heap *h, size_t bytes)
+{
+    h->credit += bytes;
+    if (h->credit > 2 * CREDIT_BATCH) {
+        limit_give(h->credit - CREDIT_BATCH);
+        h->credit = CREDIT_BATCH;
+    }
+}
+
 /* ---- slow paths of the owner ------------------------------------------------------- */
 
 static void heap_drain(struct zmm_heap *h)
@@ -68,7 +100,7 @@ static void heap_drain(struct zmm_heap *h)
 static size_t heap_sweep(struct zmm_heap *h)
 {
     size_t freed = bin_sweep(&h->bins);
-    limit_give(freed);
+    credit_give(h, freed);
     return freed;
 }
 
@@ -85,10 +117,10 @@ static size_t heap_small_free_bytes(const struct zmm_heap *h)
 static void *heap_pages(struct zmm_heap *h, size_t n, size_t align)
 {
     size_t bytes = n << PAGE_SHIFT;
-    if (!limit_take(bytes)) {
+    if (!credit_take(h, bytes)) {
         heap_drain(h);
         heap_sweep(h);
-        if (!limit_take(bytes)) {
+        if (!credit_take(h, bytes)) {
             limit_exhausted(bytes);
             return NULL;
         }
@@ -102,7 +134,7 @@ static void *heap_pages(struct zmm_heap *h, size_t n, size_t align)
     if (!p)
         p = chunk_alloc_pages(&h->chunks, (unsigned)n, (unsigned)align, true);
     if (!p)
-        limit_give(bytes);
+        credit_give(h, bytes);
     return p;
 }
 
@@ -146,12 +178,12 @@ bool heap_resize_large(struct zmm_heap *h, void *p, size_t pages)
         return true;
     if (pages < old) {
         chunk_free_pages(c, first + (unsigned)pages, (unsigned)(old - pages));
-        limit_give((old - pages) << PAGE_SHIFT);
+        credit_give(h, (old - pages) << PAGE_SHIFT);
     } else {
-        if (!limit_take((pages - old) << PAGE_SHIFT))
+        if (!credit_take(h, (pages - old) << PAGE_SHIFT))
             return false;
         if (!chunk_grow_pages(c, first, (unsigned)old, (unsigned)pages)) {
-            limit_give((pages - old) << PAGE_SHIFT);
+            credit_give(h, (pages - old) << PAGE_SHIFT);
             return false;
         }
         for (size_t i = old; i < pages; i++)
@@ -171,7 +203,7 @@ void heap_free_large(struct zmm_heap *h, void *p)
     h->large_frees++;
     h->large_pages -= n;
     chunk_free_pages(c, first, n);
-    limit_give((size_t)n << PAGE_SHIFT);
+    credit_give(h, (size_t)n << PAGE_SHIFT);
 }
 
 void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s, size_t size, struct zmm_heap *freer)
@@ -295,6 +327,7 @@ void heap_totals(struct heap_totals *t)
         t->abandoned += h->state == HEAP_ABANDONED;
         remote += h->remote_bytes;
         drained += h->drained_bytes;
+        t->credit += h->credit;
     }
     spin_unlock(&heaps_lock);
     t->pending_bytes = remote > drained ? remote - drained : 0;

@@ -17,6 +17,7 @@ struct zmm_heap {
     uint64_t remote_bytes;              /* bytes this thread freed into other heaps */
     uint64_t drained_bytes;             /* bytes other threads freed here, drained */
     size_t sweep_at;                    /* free small bytes that make a sweep worth it */
+    size_t credit;                      /* bytes counted against the limit, not yet in use */
     int state;
     struct zmm_heap *next_all, *next_abandoned;
 };
@@ -48,6 +49,7 @@ struct heap_totals {
     uint64_t large_allocs, large_frees;
     size_t large_pages, heaps, abandoned;
     uint64_t pending_bytes;             /* freed by other threads, not yet drained */
+    size_t credit;                      /* counted against the limit by heaps, unused */
 };
 void heap_totals(struct heap_totals *t);
 

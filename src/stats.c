@@ -60,7 +60,9 @@ void stats_write(int fd, const char *when)
     if (s.t.pending_bytes)
         out_printf(&o, ", less %zu freed by other threads", (size_t)s.t.pending_bytes);
     out_printf(&o, ")\n");
-    out_printf(&o, "  committed  %14zu bytes, peak %zu bytes", limit_in_use(), limit_peak());
+    size_t committed = limit_in_use();
+    committed = committed > s.t.credit ? committed - s.t.credit : 0;
+    out_printf(&o, "  committed  %14zu bytes, peak %zu bytes", committed, limit_peak());
     if (limit == OPT_UNSET)
         out_printf(&o, ", no limit\n");
     else
