@@ -13,11 +13,12 @@ extern "C" {
 /* The library's version, e.g. "0.1.0". */
 const char *zmm_version(void);
 
-/* Bytes the heap has committed to live blocks (pages of small and large runs, huge
- * mappings): PHP's memory_get_usage(true). */
+/* Bytes in live blocks, counted as zmm hands them out (bin sizes, whole pages of large
+ * runs, huge mappings): PHP's memory_get_usage(). Exact while other threads are quiet. */
 size_t zmm_memory_usage(void);
 
-/* The highest zmm_memory_usage() so far: PHP's memory_get_peak_usage(true). */
+/* The highest count of bytes committed to blocks (pages of runs and huge mappings, counted
+ * in batches of 256 KiB per thread): PHP's memory_get_peak_usage(true). */
 size_t zmm_memory_peak(void);
 
 /* Set the memory limit (as ZMM_MEMORY_LIMIT; (size_t)-1 removes it). Returns 0. */

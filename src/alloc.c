@@ -266,8 +266,8 @@ void zmm_free(void *p)
             unsigned bin = PG_BIN(m);
             size_t off = (size_t)((uint8_t *)p - (uint8_t *)page_addr(c, page - PG_N(m)));
             struct zmm_slot *s = p;
-            if (ZMM_LIKELY(bin_slot_index(bin, off) * (size_t)bin_size[bin] == off) &&
-                ZMM_LIKELY(!slot_is_free(h->bins.key, s))) {
+            if (ZMM_CHECKS < 1 || (ZMM_LIKELY(bin_slot_index(bin, off) * (size_t)bin_size[bin] == off) &&
+                                   ZMM_LIKELY(!slot_is_free(h->bins.key, s)))) {
                 slot_push(&h->bins, bin, s);
                 h->bins.frees[bin]++;
                 return;

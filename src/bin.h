@@ -47,7 +47,7 @@ ZMM_INLINE void *bin_pop(struct zmm_bins *b, unsigned bin)
     if (ZMM_UNLIKELY(!s))
         return NULL;
     struct zmm_slot *next = s->next;
-    if (ZMM_UNLIKELY(s->check != slot_check(b->key, s, next)))
+    if (ZMM_CHECKS >= 1 && ZMM_UNLIKELY(s->check != slot_check(b->key, s, next)))
         bin_corrupted(bin, s);
     b->free[bin] = next;
     s->check = 0;

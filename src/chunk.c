@@ -8,6 +8,7 @@
 #include "lock.h"
 #include "options.h"
 #include "os.h"
+#include "out.h"
 #include "registry.h"
 
 #include <stdatomic.h>
@@ -72,6 +73,23 @@ static unsigned chunk_find(const struct zmm_chunk *c, unsigned n, unsigned align
     }
     *fit = best_len;
     return best;
+}
+
+/* ZMM_CHECKS >= 2: the bitmap agrees with free_pages and with the page map. */
+static void chunk_verify(const struct zmm_chunk *c)
+{
+    unsigned used = 0;
+    for (unsigned i = 0; i < CHUNK_PAGES / 64; i++)
+        used += (unsigned)__builtin_popcountll(c->bitmap[i]);
+    if (used + c->free_pages != CHUNK_PAGES)
+        out_fault("chunk %p: bitmap has %u pages in use, header says %u free", (const void *)c, used,
+                  (unsigned)c->free_pages);
+    for (unsigned p = FIRST_PAGE; p < CHUNK_PAGES; p++) {
+        bool in_use = (c->bitmap[p / 64] >> (p % 64)) & 1;
+        if (!in_use && PG_KIND(c->map[p]) != PG_FREE)
+            out_fault("chunk %p: page %u is free in the bitmap but its map entry is %x", (const void *)c,
+                      p, (unsigned)c->map[p]);
+    }
 }
 
 /* ---- the set of a heap ------------------------------------------------------------- */
@@ -210,6 +228,8 @@ void *chunk_alloc_pages(struct zmm_chunkset *set, unsigned n, unsigned align, bo
         best_page = (FIRST_PAGE + align - 1) & ~(align - 1);
     }
     set->head = best;
+    if (ZMM_CHECKS >= 2)
+        chunk_verify(best);
     bits_set(best->bitmap, best_page, n, true);
     best->free_pages -= n;
     return page_addr(best, best_page);
@@ -222,6 +242,8 @@ void chunk_free_pages(struct zmm_chunk *c, unsigned page, unsigned n)
     for (unsigned i = 1; i < n; i++)
         c->map[page + i] = PG_FREE;
     c->free_pages += n;
+    if (ZMM_CHECKS >= 2)
+        chunk_verify(c);
     if (c->free_pages == CHUNK_PAGES - FIRST_PAGE) {
         set_unlink(c->set, c);
         chunk_release(c);

@@ -11,6 +11,10 @@
 
 #include "zmm_config.h"
 
+/* ZMM_CHECKS (meson -Dchecks): 0 trusts the program (no free-list or double-free checks on
+ * the fast paths), 1 (default) checks every link and every free, 2 also verifies a chunk's
+ * bitmap and page map whenever pages change hands. */
+
 #define ZMM_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define ZMM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define ZMM_NOINLINE    __attribute__((noinline))
