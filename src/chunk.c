@@ -178,21 +178,27 @@ static size_t cache_keep(size_t in_use)
     return keep < CACHE_HOT ? CACHE_HOT : keep > CACHE_MAX ? CACHE_MAX : keep;
 }
 
+/* A chunk is purged before it is published in the cache: once there, another thread may
+ * take it at any moment. */
 static void chunk_release(struct zmm_chunk *c)
 {
     size_t in_use = atomic_fetch_sub(&chunks_in_use, 1) - 1;
     c->owner = NULL;
     spin_lock(&cache.lock);
-    bool keep = cache.count < cache_keep(in_use);
-    size_t pos = cache.count;
-    if (keep)
-        cache.list[cache.count++] = c;
+    size_t count = cache.count, keep = cache_keep(in_use);
     spin_unlock(&cache.lock);
-    if (keep) {
-        atomic_fetch_add(&chunks_cached, 1);
-        if (pos >= CACHE_HOT)
+    if (count < keep) {
+        if (count >= CACHE_HOT)
             os_purge(page_addr(c, FIRST_PAGE), CHUNK_SIZE - FIRST_PAGE * PAGE_SIZE);
-        return;
+        spin_lock(&cache.lock);
+        bool kept = cache.count < CACHE_MAX;
+        if (kept)
+            cache.list[cache.count++] = c;
+        spin_unlock(&cache.lock);
+        if (kept) {
+            atomic_fetch_add(&chunks_cached, 1);
+            return;
+        }
     }
     registry_set((uintptr_t)c, 0);
     os_unmap_aligned(c, CHUNK_SIZE);
