@@ -328,14 +328,9 @@ static void test_malloc_stats(void)
     FILE *tmp = tmpfile();
     if (!tmp)
         FATAL("tmpfile failed");
-    fflush(stderr);
-    int saved = dup(2);
-    if (saved < 0 || dup2(fileno(tmp), 2) < 0)
-        FATAL("dup/dup2 failed");
+    int saved = stderr_redirect(tmp);
     malloc_stats();
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
+    stderr_restore(saved);
     char text[8192];
     rewind(tmp);
     size_t n = fread(text, 1, sizeof text - 1, tmp);

@@ -29,10 +29,7 @@ static char *run(int cancel, void **result, size_t *len)
     FILE *tmp = tmpfile();
     if (!tmp)
         FATAL("tmpfile failed");
-    fflush(stderr);
-    int saved = dup(2);
-    if (saved < 0 || dup2(fileno(tmp), 2) < 0)
-        FATAL("dup/dup2 failed");
+    int saved = stderr_redirect(tmp);
     if (pthread_barrier_init(&gate, NULL, 2) != 0)
         FATAL("pthread_barrier_init failed");
     pthread_t t;
@@ -43,9 +40,7 @@ static char *run(int cancel, void **result, size_t *len)
     pthread_barrier_wait(&gate);
     pthread_join(t, result);
     pthread_barrier_destroy(&gate);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
+    stderr_restore(saved);
 
     static char text[2][16384];
     char *buf = text[cancel];

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,23 @@ static inline int test_result(void)
     }
     printf("all %d checks passed\n", zt_checks);
     return 0;
+}
+
+/* Point fd 2 at the temporary file TMP; returns what stderr_restore needs. */
+static inline int stderr_redirect(FILE *tmp)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    if (saved < 0 || dup2(fileno(tmp), 2) < 0)
+        FATAL("dup/dup2 failed");
+    return saved;
+}
+
+static inline void stderr_restore(int saved)
+{
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
 }
 
 /* Hide a value from the optimiser, so that gcc neither folds an allocation away nor warns about
