@@ -54,13 +54,14 @@ static bool credit_take(struct zmm_heap *h, size_t bytes)
         h->credit -= bytes;
         return true;
     }
+    /* Take what is missing plus a batch for later; near the limit, just what is missing. */
     size_t need = bytes - h->credit;
-    if (limit_take(need + CREDIT_BATCH)) {
-        h->credit += CREDIT_BATCH;
-    } else if (!limit_take(need)) {
+    if (limit_take(need + CREDIT_BATCH))
+        h->credit = CREDIT_BATCH;
+    else if (limit_take(need))
+        h->credit = 0;
+    else
         return false;
-    }
-    h->credit -= bytes - need;
     return true;
 }
 
