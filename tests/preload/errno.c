@@ -231,16 +231,8 @@ static void test_rlimit_as(void)
 
     enum { MAXB = 4096 };
     static void *b[MAXB];
-    size_t n = 0;
-    int e = 0;
-    for (; n < MAXB; n++) {
-        errno = 0;
-        b[n] = malloc(MiB);
-        e = errno;
-        if (!b[n])
-            break;
-        memset(b[n], 3, MiB);
-    }
+    int e;
+    size_t n = fill_mib_blocks(b, MAXB, 3, &e);
     CHECK(n < MAXB, "RLIMIT_AS of 64 MiB more than in use, yet %zu 1-MiB blocks were allocated",
           n);
     CHECK(n >= 8, "only %zu 1-MiB blocks under a 64 MiB RLIMIT_AS headroom", n);

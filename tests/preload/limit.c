@@ -20,15 +20,8 @@ static int exhaust(void)
     /* stdout's buffer exists before the heap is full. */
     printf("exhaust: 1 MiB blocks until malloc fails\n");
     fflush(stdout);
-    int n = 0, e = 0;
-    for (; n < MAXB; n++) {
-        errno = 0;
-        b[n] = malloc(MiB);
-        e = errno;
-        if (!b[n])
-            break;
-        memset(b[n], 0x5c, MiB);
-    }
+    int e;
+    int n = (int)fill_mib_blocks(b, MAXB, 0x5c, &e);
     printf("blocks=%d\n", n);
     CHECK(n < MAXB, "%d 1-MiB blocks allocated under a 64 MiB limit: no limit", n);
     CHECK(n >= 56, "only %d 1-MiB blocks under a 64 MiB limit (want at least 56)", n);

@@ -66,6 +66,22 @@ static inline int test_result(void)
     return 0;
 }
 
+/* malloc(1 MiB) into B[0..MAX) until it fails, filling each block with BYTE; returns how many
+ * succeeded and leaves in *ERR the errno of the last call (of the failing one, if any). */
+static inline size_t fill_mib_blocks(void **b, size_t max, int byte, int *err)
+{
+    size_t n = 0;
+    for (*err = 0; n < max; n++) {
+        errno = 0;
+        b[n] = malloc((size_t)1 << 20);
+        *err = errno;
+        if (!b[n])
+            break;
+        memset(b[n], byte, (size_t)1 << 20);
+    }
+    return n;
+}
+
 /* Point fd 2 at the temporary file TMP; returns what stderr_restore needs. */
 static inline int stderr_redirect(FILE *tmp)
 {
