@@ -4,7 +4,9 @@
  * small, large and huge blocks; system-allocator blocks, which go back there; anything else,
  * a freed block or an interior pointer is a fault that stops the process with one line.
  * Start-up happens on the first call from static storage (no dlsym, no allocation);
- * ZMM_ALLOC=0 leaves heap_tls NULL so every call takes the slow path to the system. */
+ * ZMM_ALLOC=0 leaves heap_tls NULL so every call takes the slow path to the system, and so
+ * does tracked mode (ZMM_LEAKS), whose calls capture a stack and record the block under the
+ * thread's heap lock. */
 #include "alloc.h"
 #include "heap.h"
 #include "huge.h"
@@ -13,8 +15,11 @@
 #include "os.h"
 #include "out.h"
 #include "registry.h"
+#include "report.h"
 #include "stats.h"
 #include "sys.h"
+#include "depot.h"
+#include "track.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,6 +31,7 @@
 
 static atomic_int boot;     /* 0 not started, 1 starting, 2 ready */
 static bool system_only;    /* ZMM_ALLOC=0 */
+static bool tracking;       /* ZMM_LEAKS in a selected program */
 
 /* ---- start-up and fork ------------------------------------------------------------- */
 
@@ -35,6 +41,7 @@ static void alloc_fork_child(void)
     chunk_after_fork();
     huge_after_fork();
     heap_after_fork();
+    depot_after_fork();
 }
 
 static ZMM_COLD void alloc_boot(void)
@@ -50,7 +57,10 @@ static ZMM_COLD void alloc_boot(void)
     os_configure((unsigned)zmm_opt.mem_type, zmm_opt.huge_pages);
     limit_set(zmm_opt.memory_limit);
     system_only = !zmm_opt.alloc;
-    heap_init();
+    tracking = !system_only && zmm_opt.leaks != LEAKS_OFF && options_selects_program(zmm_opt.only.s);
+    if (tracking)
+        track_enable((unsigned)zmm_opt.stack_depth);
+    heap_init(!tracking);
     atomic_store_explicit(&boot, 2, memory_order_release);
     pthread_atfork(NULL, NULL, alloc_fork_child);   /* may allocate: after boot */
 }
@@ -65,7 +75,7 @@ ZMM_INLINE bool alloc_ready(void)
 /* The calling thread's heap; *ORPHAN tells the caller to heap_unlock_orphan() after. */
 static struct zmm_heap *heap_enter(bool *orphan)
 {
-    struct zmm_heap *h = heap_tls;
+    struct zmm_heap *h = heap_self;
     *orphan = false;
     if (!h)
         h = heap_attach();
@@ -115,7 +125,8 @@ static _Noreturn ZMM_COLD void fault_foreign(const char *verb, void *p)
 static void classify(void *p, const char *verb, struct block *b)
 {
     struct zmm_chunk *c = chunk_of(p);
-    uint64_t e = registry_get((uintptr_t)c);
+    uintptr_t lo, hi;
+    uint64_t e = registry_at((uintptr_t)p, &lo, &hi);
     b->chunk = c;
     b->entry = e;
     switch (REG_KIND(e)) {
@@ -197,12 +208,16 @@ static void *heap_malloc(struct zmm_heap *h, size_t n)
     return huge_alloc(n, CHUNK_SIZE, &zeroed);
 }
 
+static void *tracked_alloc(size_t align, size_t n);
+
 static ZMM_NOINLINE void *malloc_slow(size_t n)
 {
     if (!alloc_ready())
         return sys_malloc(n);
     if (n > ZMM_SIZE_MAX)
         return enomem();
+    if (tracking)
+        return tracked_alloc(0, n);
     bool orphan;
     struct zmm_heap *h = heap_enter(&orphan);
     void *p = heap_malloc(h, n);
@@ -233,8 +248,8 @@ static void free_block(void *p, const struct block *b)
         return;
     }
     struct zmm_heap *owner = b->chunk->owner;
-    if (owner != heap_tls) {
-        heap_free_remote(owner, p, b->size, heap_tls);
+    if (owner != heap_self) {
+        heap_free_remote(owner, p, b->size, heap_self);
         return;
     }
     if (b->kind == BLOCK_LARGE) {
@@ -246,12 +261,17 @@ static void free_block(void *p, const struct block *b)
     owner->bins.frees[bin]++;
 }
 
+static void tracked_free(void *p, const struct block *b);
+
 static ZMM_NOINLINE void free_slow(void *p)
 {
     int saved = errno;
     struct block b;
     classify(p, "free", &b);
-    free_block(p, &b);
+    if (tracking)
+        tracked_free(p, &b);
+    else
+        free_block(p, &b);
     errno = saved;
 }
 
@@ -306,6 +326,10 @@ void *zmm_calloc(size_t n, size_t m)
     }
     if (!alloc_ready())
         return sys_calloc(n, m);
+    if (tracking) {
+        void *p = tracked_alloc(0, total);
+        return p ? memset(p, 0, total) : NULL;
+    }
     if (total > LARGE_MAX) {
         bool zeroed;
         void *p = huge_alloc(total, CHUNK_SIZE, &zeroed);
@@ -327,6 +351,24 @@ static void *realloc_move(void *p, const struct block *b, size_t n)
     return q;
 }
 
+/* P resized where it is (a huge block may move without copying); NULL if it must move. */
+static void *realloc_in_place(struct zmm_heap *self, void *p, const struct block *b, size_t n)
+{
+    switch (b->kind) {
+    case BLOCK_SMALL:
+        return n <= b->size && (n > b->size / 2 || b->size <= 64) ? p : NULL;
+    case BLOCK_LARGE:
+        return n > SMALL_MAX && n <= LARGE_MAX && self && b->chunk->owner == self &&
+               heap_resize_large(self, p, pages_of(n)) ? p : NULL;
+    case BLOCK_HUGE:
+        return n > LARGE_MAX ? huge_resize(p, b->entry, n) : NULL;
+    default:
+        return NULL;
+    }
+}
+
+static void *tracked_realloc(void *p, const struct block *b, size_t n);
+
 void *zmm_realloc(void *p, size_t n)
 {
     if (!p)
@@ -345,27 +387,11 @@ void *zmm_realloc(void *p, size_t n)
     }
     if (!alloc_ready())
         return realloc_move(p, &b, n);
-    switch (b.kind) {
-    case BLOCK_SMALL:
-        if (n <= b.size && (n > b.size / 2 || b.size <= 64))
-            return p;
-        break;
-    case BLOCK_LARGE:
-        if (n > SMALL_MAX && n <= LARGE_MAX) {
-            struct zmm_heap *h = heap_tls;
-            if (b.chunk->owner == h && heap_resize_large(h, p, pages_of(n)))
-                return p;
-        }
-        break;
-    default:
-        if (n > LARGE_MAX) {
-            void *q = huge_resize(p, b.entry, n);
-            if (q)
-                return q;
-        }
-        break;
-    }
-    void *q = realloc_move(p, &b, n);
+    if (tracking)
+        return tracked_realloc(p, &b, n);
+    void *q = realloc_in_place(heap_self, p, &b, n);
+    if (!q)
+        q = realloc_move(p, &b, n);
     return q ? q : enomem();
 }
 
@@ -375,6 +401,69 @@ void *zmm_reallocarray(void *p, size_t n, size_t m)
     if (__builtin_mul_overflow(n, m, &total))
         return enomem();
     return zmm_realloc(p, total);
+}
+
+/* ---- tracked mode (ZMM_LEAKS) -------------------------------------------------------
+ * Every call comes here (heap_tls stays NULL). The stack is captured first, with no lock
+ * held (libunwind may take the loader's lock); then the call runs under the calling
+ * thread's heap lock, so that the scanner, which takes every heap lock before it stops the
+ * world, never sees a heap or a record half changed. zmm's own work (the re-entry guard)
+ * allocates from the system allocator. */
+
+static struct zmm_heap *tracked_enter(void)
+{
+    bool orphan;
+    struct zmm_heap *h = heap_enter(&orphan);
+    if (!orphan)
+        spin_lock(&h->lock);    /* the orphan heap's lock is already held */
+    return h;
+}
+
+static void *heap_aligned(struct zmm_heap *h, size_t align, size_t n);
+
+static void *tracked_alloc(size_t align, size_t n)
+{
+    if (track_busy())
+        return align ? sys_memalign(align, n) : sys_malloc(n);
+    uint32_t stack = track_capture();
+    struct zmm_heap *h = tracked_enter();
+    void *p = align ? heap_aligned(h, align, n) : heap_malloc(h, n);
+    if (p) {
+        /* The free-list link left in the block would make one leak point to the next. */
+        memset(p, 0, sizeof(struct zmm_slot));
+        track_note(h, p, n, stack);
+    }
+    spin_unlock(&h->lock);
+    return p ? p : enomem();
+}
+
+static void tracked_free(void *p, const struct block *b)
+{
+    if (b->kind == BLOCK_SYSTEM) {
+        sys_free(p);
+        return;
+    }
+    struct zmm_heap *h = tracked_enter();
+    track_forget(p);
+    free_block(p, b);
+    spin_unlock(&h->lock);
+}
+
+/* The record goes before the block may move (a huge block's old slots are unmapped then). */
+static void *tracked_realloc(void *p, const struct block *b, size_t n)
+{
+    uint32_t stack = track_busy() ? DEPOT_NONE : track_capture();
+    struct zmm_heap *h = tracked_enter();
+    track_forget(p);
+    void *q = realloc_in_place(h, p, b, n);
+    if (!q && (q = heap_malloc(h, n)) != NULL) {
+        memset(q, 0, sizeof(struct zmm_slot));
+        memcpy(q, p, n < b->size ? n : b->size);
+        free_block(p, b);
+    }
+    track_note(h, q ? q : p, q ? n : b->size, stack);
+    spin_unlock(&h->lock);
+    return q ? q : enomem();
 }
 
 /* ---- aligned allocation ------------------------------------------------------------ */
@@ -404,6 +493,8 @@ static void *aligned(size_t align, size_t n)
         return enomem();
     if (!alloc_ready())
         return sys_memalign(align, n);
+    if (tracking)
+        return tracked_alloc(align, n);
     bool orphan;
     struct zmm_heap *h = heap_enter(&orphan);
     void *p = heap_aligned(h, align, n);
@@ -464,7 +555,13 @@ int zmm_malloc_trim(size_t pad)
     (void)pad;
     if (!alloc_ready())
         return 0;
-    return (heap_trim(heap_tls) + huge_trim()) > 0;
+    struct zmm_heap *h = heap_self;
+    if (tracking && h)
+        spin_lock(&h->lock);
+    size_t freed = heap_trim(h);
+    if (tracking && h)
+        spin_unlock(&h->lock);
+    return (freed + huge_trim()) > 0;
 }
 
 int zmm_mallopt(int param, int value)
@@ -519,7 +616,7 @@ void *zmm_dlopen(const char *file, int mode)
 void zmm_start(void)
 {
     alloc_ready();
-    if (zmm_opt.stats)
+    if (zmm_opt.stats || tracking)
         out_keep_stderr();
 }
 
@@ -527,6 +624,16 @@ void zmm_exit(void)
 {
     if (zmm_opt.stats)
         stats_write(out_report_fd(), "at exit");
+    if (!tracking)
+        return;
+    struct report_opts ro = { .when = "at exit", .trigger = "exit", .at_exit = true,
+                              .request = atomic_load(&track_request) };
+    if (report_leaks(&ro) && zmm_opt.leak_exitcode != OPT_UNSET) {
+        /* ZMM_LEAK_EXITCODE: the status replaces the program's; its output is flushed
+         * first, as exit would have done after this destructor. */
+        fflush(NULL);
+        _exit((int)zmm_opt.leak_exitcode);
+    }
 }
 
 const char *zmm_engine_version(void) { return ZMM_VERSION; }

@@ -4,7 +4,9 @@
  * that exits abandons its heap (remote frees keep arriving); the next new thread adopts it,
  * chunks and all. A thread still allocating after its own exit destructor uses the orphan
  * heap, under a lock. A fork child resets the locks and abandons every other thread's heap.
- * Heaps live in memory zmm maps for itself and are never unmapped. */
+ * Heaps live in memory zmm maps for itself and are never unmapped. In tracked mode heap_tls
+ * stays NULL (every call takes the slow path), heap_self names the heap, and each heap's
+ * lock is held around every change so that the scanner can hold them all. */
 #include "heap.h"
 #include "limit.h"
 #include "lock.h"
@@ -15,9 +17,11 @@
 #include <sys/auxv.h>
 
 __thread struct zmm_heap *heap_tls __attribute__((tls_model("initial-exec")));
+__thread struct zmm_heap *heap_self __attribute__((tls_model("initial-exec")));
 static __thread bool thread_exited __attribute__((tls_model("initial-exec")));
 
-static spinlock_t heaps_lock, orphan_lock;
+static bool fast_paths;
+static spinlock_t heaps_lock;
 static struct zmm_heap *heaps_all, *heaps_abandoned;
 static struct zmm_heap orphan;
 static pthread_key_t exit_key;
@@ -256,7 +260,9 @@ static struct zmm_heap *heap_create(void)
 
 static void heap_abandon(struct zmm_heap *h)
 {
+    spin_lock(&h->lock);
     heap_drain(h);
+    spin_unlock(&h->lock);
     spin_lock(&heaps_lock);
     h->state = HEAP_ABANDONED;
     h->next_abandoned = heaps_abandoned;
@@ -276,12 +282,30 @@ static struct zmm_heap *heap_adopt(void)
     return h;
 }
 
+/* Where exited threads' stacks were, so that the scanner does not take the stale values on
+ * a cached (dead) thread stack for roots. A ring: the oldest are forgotten. */
+#define DEAD_STACKS 1024
+static uintptr_t dead_sp[DEAD_STACKS];
+static size_t dead_next;
+
 static void heap_thread_exit(void *arg)
 {
     struct zmm_heap *h = arg;
     heap_tls = NULL;
+    heap_self = NULL;
     thread_exited = true;
+    if (!fast_paths) {
+        spin_lock(&heaps_lock);
+        dead_sp[dead_next++ % DEAD_STACKS] = (uintptr_t)__builtin_frame_address(0);
+        spin_unlock(&heaps_lock);
+    }
     heap_abandon(h);
+}
+
+size_t heap_dead_stacks(const uintptr_t **sps)
+{
+    *sps = dead_sp;
+    return dead_next < DEAD_STACKS ? dead_next : DEAD_STACKS;
 }
 
 struct zmm_heap *heap_attach(void)
@@ -293,21 +317,39 @@ struct zmm_heap *heap_attach(void)
         h = heap_create();
     if (!h)
         return NULL;
-    heap_tls = h;
+    heap_self = h;
+    if (fast_paths)
+        heap_tls = h;
     pthread_setspecific(exit_key, h);
+    spin_lock(&h->lock);
     heap_drain(h);
+    spin_unlock(&h->lock);
     return h;
 }
 
 struct zmm_heap *heap_lock_orphan(void)
 {
-    spin_lock(&orphan_lock);
+    spin_lock(&orphan.lock);
     return &orphan;
 }
 
 void heap_unlock_orphan(void)
 {
-    spin_unlock(&orphan_lock);
+    spin_unlock(&orphan.lock);
+}
+
+void heap_lock_all(void)
+{
+    spin_lock(&heaps_lock);
+    for (struct zmm_heap *h = heaps_all; h; h = h->next_all)
+        spin_lock(&h->lock);
+}
+
+void heap_unlock_all(void)
+{
+    for (struct zmm_heap *h = heaps_all; h; h = h->next_all)
+        spin_unlock(&h->lock);
+    spin_unlock(&heaps_lock);
 }
 
 void heap_totals(struct heap_totals *t)
@@ -339,17 +381,19 @@ void heap_totals(struct heap_totals *t)
 void heap_after_fork(void)
 {
     spin_init(&heaps_lock);
-    spin_init(&orphan_lock);
-    for (struct zmm_heap *h = heaps_all; h; h = h->next_all)
-        if (h != heap_tls && h != &orphan && h->state == HEAP_ACTIVE) {
+    for (struct zmm_heap *h = heaps_all; h; h = h->next_all) {
+        spin_init(&h->lock);
+        if (h != heap_self && h != &orphan && h->state == HEAP_ACTIVE) {
             h->state = HEAP_ABANDONED;
             h->next_abandoned = heaps_abandoned;
             heaps_abandoned = h;
         }
+    }
 }
 
-void heap_init(void)
+void heap_init(bool fast)
 {
+    fast_paths = fast;
     const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
     key_seed = mix64((r ? r[0] ^ r[1] : 0) ^ __builtin_ia32_rdtsc());
     heap_setup(&orphan);

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include "bin.h"
 #include "chunk.h"
+#include "lock.h"
 
 enum heap_state { HEAP_ACTIVE, HEAP_ABANDONED };
 
@@ -20,12 +21,18 @@ struct zmm_heap {
     size_t credit;                      /* bytes counted against the limit, not yet in use */
     int state;
     struct zmm_heap *next_all, *next_abandoned;
+    spinlock_t lock;                    /* tracked mode only: held around every change */
+    void *track;                        /* track.c's state for this heap's records */
 };
 
-/* The calling thread's heap, or NULL before its first allocation (and after it exited). */
+/* The calling thread's heap, or NULL before its first allocation (and after it exited).
+ * heap_tls is what the fast paths read: the same heap, or NULL for good when every call
+ * must take the slow path (tracked mode). */
 extern __thread struct zmm_heap *heap_tls __attribute__((tls_model("initial-exec")));
+extern __thread struct zmm_heap *heap_self __attribute__((tls_model("initial-exec")));
 
-void heap_init(void);                   /* process start-up: the thread-exit key */
+/* Process start-up: the thread-exit key; FAST false keeps heap_tls NULL. */
+void heap_init(bool fast);
 void heap_after_fork(void);             /* in the child: reset locks, abandon other heaps */
 
 /* The calling thread's heap, adopting an abandoned one or making one; NULL if memory is
@@ -33,6 +40,12 @@ void heap_after_fork(void);             /* in the child: reset locks, abandon ot
 struct zmm_heap *heap_attach(void);
 struct zmm_heap *heap_lock_orphan(void);
 void heap_unlock_orphan(void);
+
+/* Tracked mode: the scanner holds every heap (and the heap list) while it reads them. */
+void heap_lock_all(void);
+void heap_unlock_all(void);
+/* Thread exits seen so far in tracked mode: the stack pointer of each (see heap.c). */
+size_t heap_dead_stacks(const uintptr_t **sps);
 
 /* Slow paths of the owner. */
 void *heap_alloc_small(struct zmm_heap *h, unsigned bin);

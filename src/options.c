@@ -1,7 +1,8 @@
 /* options.c: owns the ZMM_* options: the table in options.h is the only list, read here once,
  * at the first allocation, from environ (or /proc/self/environ when libc has not set environ
  * yet). No getenv, no allocation. A malformed value gives one warning naming the variable
- * and the default it keeps; the program always runs on. */
+ * and the default it keeps; the program always runs on. A parser leaves its output alone
+ * when it refuses a value. */
 #include "options.h"
 #include "out.h"
 
@@ -11,34 +12,57 @@
 
 struct zmm_options zmm_opt;
 
-bool options_parse_flag(const char *s, size_t *out)
+static bool set_number(void *out, size_t v)
 {
-    if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "on") || !strcmp(s, "true")) {
-        *out = 1;
-        return true;
-    }
-    if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "off") || !strcmp(s, "false")) {
-        *out = 0;
-        return true;
-    }
+    *(size_t *)out = v;
+    return true;
+}
+
+/* S is one of NAMES: its index. */
+static bool parse_name(const char *s, const char *const *names, size_t count, void *out)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!strcmp(s, names[i]))
+            return set_number(out, i);
     return false;
 }
 
-/* PHP's size syntax: digits with an optional K, M or G suffix; -1 (or "adaptive") unset. */
-bool options_parse_size(const char *s, size_t *out)
+bool options_parse_flag(const char *s, void *out)
 {
-    if (!strcmp(s, "-1") || !strcmp(s, "adaptive")) {
-        *out = OPT_UNSET;
-        return true;
-    }
+    static const char *const off[] = { "0", "no", "off", "false" }, *const on[] = { "1", "yes", "on", "true" };
+    size_t i;
+    if (parse_name(s, off, 4, &i))
+        return set_number(out, 0);
+    if (parse_name(s, on, 4, &i))
+        return set_number(out, 1);
+    return false;
+}
+
+/* Digits only, at most MAX. */
+static bool parse_uint(const char *s, size_t max, size_t *v)
+{
     if (*s < '0' || *s > '9')
         return false;
-    size_t v = 0;
-    for (; *s >= '0' && *s <= '9'; s++) {
-        if (v > (ZMM_SIZE_MAX - 9) / 10)
+    for (*v = 0; *s >= '0' && *s <= '9'; s++) {
+        if (*v > (max - (size_t)(*s - '0')) / 10)
             return false;
-        v = v * 10 + (size_t)(*s - '0');
+        *v = *v * 10 + (size_t)(*s - '0');
     }
+    return !*s;
+}
+
+/* PHP's size syntax: digits with an optional K, M or G suffix; -1 (or "adaptive") unset. */
+bool options_parse_size(const char *s, void *out)
+{
+    if (!strcmp(s, "-1") || !strcmp(s, "adaptive"))
+        return set_number(out, OPT_UNSET);
+    char digits[32];
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n >= sizeof digits)
+        return false;
+    memcpy(digits, s, n);
+    digits[n] = '\0';
+    s += n;
     unsigned shift = 0;
     switch (*s) {
     case 'k': case 'K': shift = 10; s++; break;
@@ -48,27 +72,60 @@ bool options_parse_size(const char *s, size_t *out)
     }
     if (*s == 'b' || *s == 'B')
         s++;
-    if (*s || (v > (ZMM_SIZE_MAX >> shift)))
+    size_t v;
+    if (*s || !parse_uint(digits, ZMM_SIZE_MAX >> shift, &v))
         return false;
-    *out = v << shift;
-    return true;
+    return set_number(out, v << shift);
 }
 
-bool options_parse_memtype(const char *s, size_t *out)
+bool options_parse_memtype(const char *s, void *out)
 {
     static const char *const names[] = { "mmap_anon", "mmap_zero", "malloc" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(s, names[i])) {
-            *out = i;
-            return true;
-        }
-    return false;
+    return parse_name(s, names, 3, out);
+}
+
+/* A flag, or "reachable". */
+bool options_parse_leaks(const char *s, void *out)
+{
+    if (!strcmp(s, "reachable"))
+        return set_number(out, LEAKS_REACHABLE);
+    return options_parse_flag(s, out);
+}
+
+bool options_parse_format(const char *s, void *out)
+{
+    static const char *const names[] = { "text", "json" };
+    return parse_name(s, names, 2, out);
+}
+
+bool options_parse_exitcode(const char *s, void *out)
+{
+    size_t v;
+    if (!strcmp(s, "unchanged") || !*s)
+        return set_number(out, OPT_UNSET);
+    return parse_uint(s, 255, &v) && v > 0 && set_number(out, v);
+}
+
+bool options_parse_depth(const char *s, void *out)
+{
+    size_t v;
+    return parse_uint(s, STACK_DEPTH_MAX, &v) && v > 0 && set_number(out, v);
+}
+
+bool options_parse_text(const char *s, void *out)
+{
+    opt_text_t *t = out;
+    size_t n = strlen(s);
+    if (n >= sizeof t->s)
+        return false;
+    memcpy(t->s, s, n + 1);
+    return true;
 }
 
 struct option_row {
     const char *name;
-    bool (*parse)(const char *, size_t *);
-    size_t *field;
+    bool (*parse)(const char *, void *);
+    void *field;
     const char *def;
 };
 
@@ -107,7 +164,7 @@ static void options_from_proc(void)
     if (fd < 0)
         return;
     char buf[4096];
-    char entry[512];
+    char entry[1100];
     size_t len = 0;
     bool skip = false;
     ssize_t n;
@@ -139,4 +196,46 @@ void options_load(char **envp)
     }
     for (char **e = envp; *e; e++)
         option_offer(*e);
+}
+
+/* The basename of the first NUL- or newline-terminated string in FILE (at most SIZE). */
+static void read_basename(const char *file, bool link, char *out, size_t size)
+{
+    char buf[1024];
+    ssize_t n = -1;
+    out[0] = '\0';
+    if (link) {
+        n = readlink(file, buf, sizeof buf - 1);
+    } else {
+        int fd = open(file, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            n = read(fd, buf, sizeof buf - 1);
+            close(fd);
+        }
+    }
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    const char *base = strrchr(buf, '/');
+    base = base ? base + 1 : buf;
+    size_t len = strlen(base);
+    len = len < size - 1 ? len : size - 1;
+    memcpy(out, base, len);
+    out[len] = '\0';
+}
+
+bool options_selects_program(const char *list)
+{
+    if (!list[0])
+        return true;
+    char exe[256], arg0[256];
+    read_basename("/proc/self/exe", true, exe, sizeof exe);
+    read_basename("/proc/self/cmdline", false, arg0, sizeof arg0);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n && ((strlen(exe) == n && !strncmp(p, exe, n)) || (strlen(arg0) == n && !strncmp(p, arg0, n))))
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
 }

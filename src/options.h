@@ -13,12 +13,33 @@ enum mem_type { MEM_MMAP_ANON, MEM_MMAP_ZERO, MEM_MALLOC };
     X(MEM_TYPE,     memtype, mem_type,     "mmap_anon", "where chunks come from: mmap_anon, mmap_zero or malloc (as ZEND_MM_MEM_TYPE)") \
     X(COMPACT,      size,    compact,      "adaptive",  "bytes of empty chunks kept for reuse; 0 gives them back at once (as ZEND_MM_COMPACT)") \
     X(MEMORY_LIMIT, size,    memory_limit, "-1",        "bytes of heap past which allocation fails with PHP's message; -1 is unlimited") \
-    X(STATS,        flag,    stats,        "0",         "1 writes heap statistics at exit")
+    X(STATS,        flag,    stats,        "0",         "1 writes heap statistics at exit") \
+    X(LEAKS,        leaks,   leaks,        "0",         "1 tracks every block and reports leaks at exit; reachable also lists reachable blocks") \
+    X(REPORT,       text,    report,       "stderr",    "where reports go: stderr, or a file path (%p is the pid); appended") \
+    X(REPORT_FORMAT, format, report_format, "text",     "text (LeakSanitizer's shape) or json (one object per line)") \
+    X(LEAK_EXITCODE, exitcode, leak_exitcode, "unchanged", "exit status (1..255) when leaks are found at exit") \
+    X(SUPPRESSIONS, text,    suppressions, "",          "file of leak:PATTERN lines (function, source file or object)") \
+    X(STACK_DEPTH,  depth,   stack_depth,  "16",        "frames kept per allocation stack (1..64)") \
+    X(ONLY,         text,    only,         "",          "track and report only in these executables: name[,name]")
 
-#define OPT_UNSET ((size_t)-1)   /* "adaptive" / "-1" for size options */
+#define OPT_UNSET ((size_t)-1)   /* "adaptive" / "-1" for size options, "unchanged" exit code */
+#define STACK_DEPTH_MAX 64
+enum leaks_mode { LEAKS_OFF, LEAKS_ON, LEAKS_REACHABLE };
+enum report_format { FORMAT_TEXT, FORMAT_JSON };
+
+/* The value of each kind: a number, or the text itself for the text kind. */
+typedef struct { char s[1024]; } opt_text_t;
+#define OPT_TYPE_flag     size_t
+#define OPT_TYPE_size     size_t
+#define OPT_TYPE_memtype  size_t
+#define OPT_TYPE_leaks    size_t
+#define OPT_TYPE_format   size_t
+#define OPT_TYPE_exitcode size_t
+#define OPT_TYPE_depth    size_t
+#define OPT_TYPE_text     opt_text_t
 
 struct zmm_options {
-#define FIELD_(name, kind, field, def, desc) size_t field;
+#define FIELD_(name, kind, field, def, desc) OPT_TYPE_##kind field;
     ZMM_OPTIONS(FIELD_)
 #undef FIELD_
 };
@@ -29,9 +50,19 @@ extern struct zmm_options zmm_opt;
  * and keeps the default. envp may be NULL (then /proc/self/environ is read). */
 void options_load(char **envp);
 
-/* Parsers, exposed for the unit tests. Return false on a malformed value. */
-bool options_parse_size(const char *s, size_t *out);
-bool options_parse_flag(const char *s, size_t *out);
-bool options_parse_memtype(const char *s, size_t *out);
+/* Is this process one that LIST (ZMM_ONLY: name[,name]; empty for all) names? By the
+ * basename of the executable or of argv[0]. */
+bool options_selects_program(const char *list);
+
+/* Parsers, exposed for the unit tests. Return false on a malformed value (OUT is then
+ * unchanged). OUT points to the kind's OPT_TYPE. */
+bool options_parse_size(const char *s, void *out);
+bool options_parse_flag(const char *s, void *out);
+bool options_parse_memtype(const char *s, void *out);
+bool options_parse_leaks(const char *s, void *out);
+bool options_parse_format(const char *s, void *out);
+bool options_parse_exitcode(const char *s, void *out);
+bool options_parse_depth(const char *s, void *out);
+bool options_parse_text(const char *s, void *out);
 
 #endif

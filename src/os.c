@@ -127,3 +127,27 @@ void *os_map_meta(size_t size)
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
+
+void *os_map_scratch(size_t size)
+{
+    int saved = errno;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    errno = saved;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void os_unmap_scratch(void *p, size_t size)
+{
+    int saved = errno;
+    if (p)
+        munmap(p, size);
+    errno = saved;
+}
+
+bool os_resident(const void *p, size_t size, unsigned char *vec)
+{
+    int saved = errno;
+    bool ok = mincore((void *)p, size, vec) == 0;
+    errno = saved;
+    return ok;
+}

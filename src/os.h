@@ -21,4 +21,11 @@ void os_purge(void *p, size_t size);
 /* Zeroed, page-aligned memory for zmm's own tables; never given back. */
 void *os_map_meta(size_t size);
 
+/* Zeroed memory for the length of a scan or a report, then given back. */
+void *os_map_scratch(size_t size);
+void os_unmap_scratch(void *p, size_t size);
+/* Which pages of [p, p + size) are in memory: one byte per page in VEC (bit 0); false if
+ * the range is not all mapped. */
+bool os_resident(const void *p, size_t size, unsigned char *vec);
+
 #endif

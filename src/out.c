@@ -153,6 +153,20 @@ void out_printf(struct out *o, const char *fmt, ...)
     va_end(ap);
 }
 
+size_t out_format(char *buf, size_t size, const char *fmt, ...)
+{
+    struct out o;
+    out_open(&o, -1);
+    va_list ap;
+    va_start(ap, fmt);
+    out_vprintf(&o, fmt, ap);
+    va_end(ap);
+    size_t n = o.len < size ? o.len : size - 1;
+    memcpy(buf, o.buf, n);
+    buf[n] = '\0';
+    return n;
+}
+
 void out_keep_stderr(void)
 {
     if (report_fd < 0)

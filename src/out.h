@@ -19,6 +19,10 @@ void out_write(struct out *o, const char *s, size_t n);
 void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void out_vprintf(struct out *o, const char *fmt, va_list ap);
 
+/* The same format into BUF (SIZE > 0 bytes, NUL-terminated, at most sizeof(struct out's buf)
+ * - 1 characters); returns the length. */
+size_t out_format(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* The fd reports go to: a copy of stderr taken at start-up (programs close fd 2 at exit). */
 int out_report_fd(void);
 void out_keep_stderr(void);

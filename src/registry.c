@@ -1,13 +1,16 @@
 /* registry.c: owns the two-level table that classifies any pointer without touching the
  * memory it points to: top level in static storage, leaves (32 GiB of address space each)
- * mapped on first use and never unmapped. Readers take no lock; writers change only the
- * entries of memory they own, and a spin lock guards leaf creation. */
+ * mapped on first use and never unmapped. A leaf holds the entries of its slots, then their
+ * aux words. Readers take no lock; writers change only the entries of memory they own, and
+ * a spin lock guards leaf creation. */
 #include "registry.h"
 #include "lock.h"
 #include "os.h"
 
 _Atomic(_Atomic uint64_t *) registry_top[1u << REG_TOP_BITS];
 static spinlock_t leaf_lock;
+
+#define SLOT_INDEX(addr) (((addr) >> CHUNK_SHIFT) & (REG_LEAF_SLOTS - 1))
 
 static _Atomic uint64_t *registry_leaf(uintptr_t addr)
 {
@@ -18,7 +21,7 @@ static _Atomic uint64_t *registry_leaf(uintptr_t addr)
     spin_lock(&leaf_lock);
     leaf = atomic_load_explicit(&registry_top[t], memory_order_acquire);
     if (!leaf) {
-        leaf = os_map_meta(sizeof(uint64_t) << REG_LEAF_BITS);
+        leaf = os_map_meta(2 * sizeof(uint64_t) * REG_LEAF_SLOTS);
         if (leaf)
             atomic_store_explicit(&registry_top[t], leaf, memory_order_release);
     }
@@ -33,9 +36,30 @@ bool registry_set(uintptr_t addr, uint64_t entry)
     _Atomic uint64_t *leaf = registry_leaf(addr);
     if (!leaf)
         return false;
-    atomic_store_explicit(&leaf[(addr >> CHUNK_SHIFT) & ((1u << REG_LEAF_BITS) - 1)], entry,
-                          memory_order_release);
+    atomic_store_explicit(&leaf[SLOT_INDEX(addr)], entry, memory_order_release);
     return true;
+}
+
+_Atomic(void *) *registry_aux(uintptr_t addr, bool create)
+{
+    if (addr >> REG_VA_BITS)
+        return NULL;
+    _Atomic uint64_t *leaf = create ? registry_leaf(addr)
+        : atomic_load_explicit(&registry_top[addr >> (CHUNK_SHIFT + REG_LEAF_BITS)], memory_order_acquire);
+    _Static_assert(sizeof(_Atomic(void *)) == sizeof(uint64_t), "aux words share the leaf");
+    return leaf ? (_Atomic(void *) *)(leaf + REG_LEAF_SLOTS) + SLOT_INDEX(addr) : NULL;
+}
+
+void registry_walk(void (*fn)(uintptr_t slot, uint64_t entry, void *ctx), void *ctx)
+{
+    for (size_t t = 0; t < (1u << REG_TOP_BITS); t++) {
+        _Atomic uint64_t *leaf = atomic_load_explicit(&registry_top[t], memory_order_acquire);
+        for (size_t i = 0; leaf && i < REG_LEAF_SLOTS; i++) {
+            uint64_t e = atomic_load_explicit(&leaf[i], memory_order_acquire);
+            if (e)
+                fn((t << (CHUNK_SHIFT + REG_LEAF_BITS)) | (i << CHUNK_SHIFT), e, ctx);
+        }
+    }
 }
 
 bool registry_set_huge(uintptr_t addr, size_t size, uint64_t head)

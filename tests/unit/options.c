@@ -30,6 +30,25 @@ int main(void)
     CHECK(options_parse_memtype("malloc", &m) && m == MEM_MALLOC, "malloc");
     CHECK(!options_parse_memtype("shm", &m) && m == MEM_MALLOC, "shm accepted");
 
+    size_t k = 9;
+    CHECK(options_parse_leaks("reachable", &k) && k == LEAKS_REACHABLE, "leaks reachable");
+    CHECK(options_parse_leaks("yes", &k) && k == LEAKS_ON, "leaks yes");
+    CHECK(!options_parse_leaks("all", &k) && k == LEAKS_ON, "leaks all accepted");
+    CHECK(options_parse_format("json", &k) && k == FORMAT_JSON, "json");
+    CHECK(!options_parse_format("xml", &k) && k == FORMAT_JSON, "xml accepted");
+    CHECK(options_parse_exitcode("23", &k) && k == 23, "exit code 23");
+    CHECK(options_parse_exitcode("unchanged", &k) && k == OPT_UNSET, "exit code unchanged");
+    const char *bad_codes[] = { "0", "256", "-3", "2x", "99999999999999999999999" };
+    for (size_t i = 0; i < sizeof bad_codes / sizeof bad_codes[0]; i++)
+        CHECK(!options_parse_exitcode(bad_codes[i], &k) && k == OPT_UNSET, "exit code '%s'", bad_codes[i]);
+    CHECK(options_parse_depth("64", &k) && k == 64, "depth 64");
+    CHECK(!options_parse_depth("65", &k) && !options_parse_depth("0", &k) && k == 64, "depth range");
+    opt_text_t t = { "old" };
+    CHECK(options_parse_text("/tmp/r.%p", &t) && !strcmp(t.s, "/tmp/r.%p"), "text");
+    static char longer[sizeof t.s + 8];
+    memset(longer, 'x', sizeof longer - 1);
+    CHECK(!options_parse_text(longer, &t) && !strcmp(t.s, "/tmp/r.%p"), "overlong text accepted");
+
     /* Loading: good values land, a bad one keeps the default, unknown names are ignored. */
     char *env[] = { "ZMM_MEMORY_LIMIT=64M", "ZMM_STATS=yes", "ZMM_COMPACT=lots", "ZMM_ALLOC=0",
                     "ZMM_MEM_TYPE=mmap_zero", "ZMM_STATSX=1", "PATH=/bin", NULL };
@@ -40,6 +59,12 @@ int main(void)
     CHECK(zmm_opt.alloc == 0, "alloc %zu", zmm_opt.alloc);
     CHECK(zmm_opt.mem_type == MEM_MMAP_ZERO, "mem_type %zu", zmm_opt.mem_type);
     CHECK(zmm_opt.huge_pages == 0, "huge_pages %zu", zmm_opt.huge_pages);
+    CHECK(zmm_opt.stack_depth == 16 && !strcmp(zmm_opt.report.s, "stderr"), "tracking defaults");
+    char *leaks[] = { "ZMM_LEAKS=1", "ZMM_REPORT=/tmp/r.%p", "ZMM_STACK_DEPTH=100", "ZMM_ONLY=sort,cat", NULL };
+    options_load(leaks);
+    CHECK(zmm_opt.leaks == LEAKS_ON && !strcmp(zmm_opt.report.s, "/tmp/r.%p"), "leaks, report");
+    CHECK(zmm_opt.stack_depth == 16, "depth %zu (bad value must keep the default)", zmm_opt.stack_depth);
+    CHECK(!strcmp(zmm_opt.only.s, "sort,cat") && zmm_opt.leak_exitcode == OPT_UNSET, "only, exit code");
     char *none[] = { NULL };
     options_load(none);
     CHECK(zmm_opt.memory_limit == OPT_UNSET && zmm_opt.alloc == 1 && zmm_opt.stats == 0, "defaults");

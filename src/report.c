@@ -1,0 +1,338 @@
+/* report.c: owns leak reports. A report scans, groups the leaked blocks by kind and stack,
+ * symbolises each group's stack (only now, never at allocation time), drops the groups a
+ * suppression matches (counting them), and writes LeakSanitizer's text shape with PHP's
+ * closing line, or one JSON object on one line. It runs under the re-entry guard: whatever
+ * it or libdw allocates comes from the system allocator, never from the tracked heap, and
+ * it holds no heap lock while it writes, so threads still allocating are never blocked. */
+#include "report.h"
+#include "depot.h"
+#include "options.h"
+#include "os.h"
+#include "out.h"
+#include "scan.h"
+#include "suppress.h"
+#include "symbol.h"
+#include "track.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+struct group {
+    uint32_t stack, kind;
+    uint64_t bytes, blocks;
+    int suppressed;                 /* index of the matching suppression, or -1 */
+};
+
+struct totals {
+    uint64_t bytes[4], blocks[4];   /* by SCAN_* kind */
+    uint64_t suppressed_bytes, suppressed_blocks;
+};
+
+#define SUPPRESS_SHOWN 64           /* rows of the "Suppressions used" table */
+
+struct used {
+    uint64_t count, bytes;
+};
+
+/* ---- sorting (no allocation) ------------------------------------------------------- */
+
+typedef int (*cmp_fn)(const void *, const void *);
+
+static void swap_bytes(uint8_t *a, uint8_t *b, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        uint8_t t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+}
+
+static void sift(uint8_t *base, size_t size, size_t root, size_t n, cmp_fn cmp)
+{
+    for (size_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && cmp(base + child * size, base + (child + 1) * size) < 0)
+            child++;
+        if (cmp(base + root * size, base + child * size) >= 0)
+            return;
+        swap_bytes(base + root * size, base + child * size, size);
+    }
+}
+
+static void heap_sort(void *items, size_t n, size_t size, cmp_fn cmp)
+{
+    uint8_t *base = items;
+    for (size_t i = n / 2; i-- > 0;)
+        sift(base, size, i, n, cmp);
+    for (size_t end = n; end-- > 1;) {
+        swap_bytes(base, base + end * size, size);
+        sift(base, size, 0, end, cmp);
+    }
+}
+
+static int by_kind_stack(const void *a, const void *b)
+{
+    const struct scan_item *x = a, *y = b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static int by_kind_bytes(const void *a, const void *b)
+{
+    const struct group *x = a, *y = b;
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
+    if (x->blocks != y->blocks)
+        return x->blocks > y->blocks ? -1 : 1;
+    return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+/* ---- grouping and suppressions ----------------------------------------------------- */
+
+/* Symbolises the frames of STACK into FRAMES; returns how many. */
+static unsigned frames_of(uint32_t stack, struct symbol *frames)
+{
+    const uintptr_t *pcs;
+    unsigned n = depot_get(stack, &pcs);
+    for (unsigned i = 0; i < n; i++)
+        symbol_lookup(pcs[i] - 1, &frames[i]);
+    return n;
+}
+
+static size_t group_items(struct scan_result *r, struct group *groups)
+{
+    heap_sort(r->items, r->count, sizeof *r->items, by_kind_stack);
+    size_t n = 0;
+    for (size_t i = 0; i < r->count; i++) {
+        const struct scan_item *it = &r->items[i];
+        if (!n || groups[n - 1].kind != it->kind || groups[n - 1].stack != it->stack)
+            groups[n++] = (struct group){ it->stack, it->kind, 0, 0, -1 };
+        groups[n - 1].bytes += it->size;
+        groups[n - 1].blocks++;
+    }
+    heap_sort(groups, n, sizeof *groups, by_kind_bytes);
+    return n;
+}
+
+static void apply_suppressions(struct group *groups, size_t n, struct totals *t, struct used *used,
+                               struct symbol *frames)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct group *g = &groups[i];
+        if (g->kind != SCAN_REACHABLE)
+            g->suppressed = suppress_match(frames, frames_of(g->stack, frames));
+        if (g->suppressed >= 0) {
+            t->suppressed_bytes += g->bytes;
+            t->suppressed_blocks += g->blocks;
+            if (g->suppressed < SUPPRESS_SHOWN) {
+                used[g->suppressed].count += g->blocks;
+                used[g->suppressed].bytes += g->bytes;
+            }
+            continue;
+        }
+        t->bytes[g->kind] += g->bytes;
+        t->blocks[g->kind] += g->blocks;
+    }
+}
+
+/* ---- text -------------------------------------------------------------------------- */
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static void text_frame(struct out *o, unsigned i, const struct symbol *s)
+{
+    out_printf(o, "    #%u 0x%lx", i, (unsigned long)s->pc);
+    if (s->function[0])
+        out_printf(o, " in %s", s->function);
+    if (s->file[0] && s->line)
+        out_printf(o, " %s:%u", base_name(s->file), s->line);
+    if (s->object[0])
+        out_printf(o, " (%s+0x%lx)", base_name(s->object), (unsigned long)s->offset);
+    out_write(o, "\n", 1);
+}
+
+static const char *const kind_text[] = { "", "Direct leak", "Indirect leak", "Reachable memory" };
+
+static void text_report(struct out *o, const char *when, const struct group *groups, size_t n,
+                        const struct totals *t, const struct used *used, struct symbol *frames)
+{
+    out_printf(o, "==%d==zmm: detected memory leaks (%s)\n\n", (int)getpid(), when);
+    for (size_t i = 0; i < n; i++) {
+        const struct group *g = &groups[i];
+        if (g->suppressed >= 0)
+            continue;
+        out_printf(o, "%s of %lu byte(s) in %lu object(s) allocated from:\n", kind_text[g->kind],
+                   (unsigned long)g->bytes, (unsigned long)g->blocks);
+        unsigned depth = frames_of(g->stack, frames);
+        for (unsigned f = 0; f < depth; f++)
+            text_frame(o, f, &frames[f]);
+        out_write(o, "\n", 1);
+    }
+    if (t->suppressed_blocks) {
+        out_printf(o, "-----------------------------------------------------\n"
+                      "Suppressions used:\n  count      bytes template\n");
+        for (unsigned i = 0; i < suppress_count() && i < SUPPRESS_SHOWN; i++)
+            if (used[i].count)
+                out_printf(o, "%7lu %10lu %s\n", (unsigned long)used[i].count,
+                           (unsigned long)used[i].bytes, suppress_text(i));
+        out_printf(o, "-----------------------------------------------------\n\n");
+    }
+    uint64_t bytes = t->bytes[SCAN_DIRECT] + t->bytes[SCAN_INDIRECT];
+    uint64_t blocks = t->blocks[SCAN_DIRECT] + t->blocks[SCAN_INDIRECT];
+    out_printf(o, "SUMMARY: zmm: %lu byte(s) leaked in %lu allocation(s).\n", (unsigned long)bytes,
+               (unsigned long)blocks);
+    out_printf(o, "=== Total %lu memory leaks detected ===\n", (unsigned long)blocks);
+}
+
+/* ---- JSON -------------------------------------------------------------------------- */
+
+static void json_string(struct out *o, const char *s)
+{
+    if (!s[0]) {
+        out_write(o, "null", 4);
+        return;
+    }
+    out_write(o, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            out_printf(o, "\\%c", c);
+        else if (c < 0x20)
+            out_printf(o, "\\u%04x", c);
+        else
+            out_write(o, s, 1);
+    }
+    out_write(o, "\"", 1);
+}
+
+static void json_frame(struct out *o, const struct symbol *s)
+{
+    out_printf(o, "{\"address\": \"0x%lx\", \"function\": ", (unsigned long)s->pc);
+    json_string(o, s->function);
+    out_write(o, ", \"file\": ", 10);
+    json_string(o, s->file);
+    if (s->line)
+        out_printf(o, ", \"line\": %u, \"object\": ", s->line);
+    else
+        out_printf(o, ", \"line\": null, \"object\": ");
+    json_string(o, s->object);
+    out_printf(o, ", \"offset\": \"0x%lx\"}", (unsigned long)s->offset);
+}
+
+static const char *const kind_json[] = { "", "direct", "indirect", "reachable" };
+
+static void json_report(struct out *o, const char *trigger, uint32_t request, const struct group *groups,
+                        size_t n, const struct totals *t, struct symbol *frames)
+{
+    char exe[512] = "";
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[len > 0 ? len : 0] = '\0';
+    out_printf(o, "{\"zmm_report\": 1, \"pid\": %d, \"program\": ", (int)getpid());
+    json_string(o, exe);
+    out_printf(o, ", \"trigger\": \"%s\", \"request\": %u, \"leaks\": [", trigger, request);
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        const struct group *g = &groups[i];
+        if (g->suppressed >= 0)
+            continue;
+        out_printf(o, "%s{\"kind\": \"%s\", \"bytes\": %lu, \"blocks\": %lu, \"stack\": [", first ? "" : ", ",
+                   kind_json[g->kind], (unsigned long)g->bytes, (unsigned long)g->blocks);
+        first = false;
+        unsigned depth = frames_of(g->stack, frames);
+        for (unsigned f = 0; f < depth; f++) {
+            if (f)
+                out_write(o, ", ", 2);
+            json_frame(o, &frames[f]);
+        }
+        out_write(o, "]}", 2);
+    }
+    out_printf(o, "], \"summary\": {\"direct_bytes\": %lu, \"direct_blocks\": %lu, \"indirect_bytes\": %lu, "
+                  "\"indirect_blocks\": %lu, \"reachable_bytes\": %lu, \"reachable_blocks\": %lu, "
+                  "\"suppressed_bytes\": %lu, \"suppressed_blocks\": %lu}}\n",
+               (unsigned long)t->bytes[SCAN_DIRECT], (unsigned long)t->blocks[SCAN_DIRECT],
+               (unsigned long)t->bytes[SCAN_INDIRECT], (unsigned long)t->blocks[SCAN_INDIRECT],
+               (unsigned long)t->bytes[SCAN_REACHABLE], (unsigned long)t->blocks[SCAN_REACHABLE],
+               (unsigned long)t->suppressed_bytes, (unsigned long)t->suppressed_blocks);
+}
+
+/* ---- where reports go -------------------------------------------------------------- */
+
+/* ZMM_REPORT: stderr (the copy taken at start-up), or a file, %p the pid, appended. */
+static int report_open(void)
+{
+    const char *spec = zmm_opt.report.s;
+    if (!spec[0] || !strcmp(spec, "stderr"))
+        return out_report_fd();
+    char path[1100];
+    size_t n = 0;
+    for (const char *p = spec; *p && n < sizeof path - 16; p++) {
+        if (p[0] == '%' && p[1] == 'p') {
+            n += out_format(path + n, sizeof path - n, "%d", (int)getpid());
+            p++;
+        } else {
+            path[n++] = *p;
+        }
+    }
+    path[n] = '\0';
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        out_warn("ZMM_REPORT=%s: cannot open %s; writing the report to stderr", spec, path);
+        return out_report_fd();
+    }
+    return fd;
+}
+
+/* ---- the report -------------------------------------------------------------------- */
+
+bool report_leaks(const struct report_opts *ro)
+{
+    bool was = track_guard;
+    track_guard = true;
+    struct scan_opts so = { .at_exit = ro->at_exit, .reachable = zmm_opt.leaks == LEAKS_REACHABLE,
+                            .request = ro->only_request, .stack_from = ro->stack_from };
+    struct scan_result r;
+    bool leaked = false;
+    if (!scan_run(&so, &r)) {
+        out_warn("not enough memory to scan the heap; no leak report");
+        track_guard = was;
+        return false;
+    }
+    size_t gbytes = (r.count ? r.count : 1) * sizeof(struct group);
+    struct group *groups = os_map_scratch(gbytes);
+    struct symbol *frames = os_map_scratch(STACK_DEPTH_MAX * sizeof *frames);
+    static struct used used[SUPPRESS_SHOWN];
+    if (groups && frames) {
+        size_t n = group_items(&r, groups);
+        struct totals t = { 0 };
+        memset(used, 0, sizeof used);
+        symbol_begin();
+        suppress_load(zmm_opt.suppressions.s);
+        apply_suppressions(groups, n, &t, used, frames);
+        leaked = t.blocks[SCAN_DIRECT] + t.blocks[SCAN_INDIRECT] > 0;
+        bool json = zmm_opt.report_format == FORMAT_JSON;
+        if (leaked || json || t.blocks[SCAN_REACHABLE]) {
+            struct out o;
+            out_open(&o, report_open());
+            if (json)
+                json_report(&o, ro->trigger, ro->request, groups, n, &t, frames);
+            else
+                text_report(&o, ro->when, groups, n, &t, used, frames);
+            out_flush(&o);
+            if (o.fd != out_report_fd())
+                close(o.fd);
+        }
+        symbol_end();
+    }
+    os_unmap_scratch(frames, STACK_DEPTH_MAX * sizeof *frames);
+    os_unmap_scratch(groups, gbytes);
+    scan_release(&r);
+    track_guard = was;
+    return leaked;
+}

@@ -1,0 +1,19 @@
+/* report.h: leak reports (ZMM_LEAKS), in the format and to the place the options name. */
+#ifndef ZMM_REPORT_H
+#define ZMM_REPORT_H
+
+#include "defs.h"
+
+struct report_opts {
+    const char *when;           /* the header's parenthesis: "at exit", "request 3" */
+    const char *trigger;        /* JSON: "exit", "request" or "api" */
+    uint32_t request;           /* JSON: the request the report is about */
+    uint32_t only_request;      /* only blocks born in this request; 0 for all */
+    bool at_exit;               /* the calling thread is exiting */
+    uintptr_t stack_from;       /* not at exit: the caller's live stack starts here */
+};
+
+/* Scans and writes the report; true if unsuppressed leaks (direct or indirect) were found. */
+bool report_leaks(const struct report_opts *ro);
+
+#endif

@@ -1,0 +1,370 @@
+/* scan.c: owns reachability, as LeakSanitizer classifies it. With every heap held and the
+ * other threads stopped, the roots are read conservatively: every readable and writable
+ * private mapping outside zmm's heap (data and bss of each object, other threads' stacks from
+ * their stack pointer up, TLS, the program's own mappings) and the stopped threads' registers;
+ * blocks the runtime allocated for itself are roots too. Every aligned word that points into
+ * a live block (interior pointers included, resolved through the page map) marks it, and
+ * marked blocks are read in turn. What stays unmarked leaked: indirectly if another leaked
+ * block points to it, directly otherwise. Never read as roots: the stack of the thread that
+ * is exiting (its values are stale), stacks of threads that have exited (cached by glibc),
+ * memory below a stack pointer, zmm's scratch memory, pages that are not in memory. The
+ * result is copied out before the world resumes; marks are cleared. */
+#include "scan.h"
+#include "heap.h"
+#include "os.h"
+#include "registry.h"
+#include "track.h"
+#include "world.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RED_ZONE 128                    /* bytes below a stack pointer that may be live */
+#define MAX_EXCLUDED 8
+
+struct range {
+    uintptr_t lo, hi;
+};
+
+struct mapping {
+    uintptr_t lo, hi;
+    char perms[5];
+    bool named_device;                  /* a /dev/ path other than /dev/zero */
+};
+
+struct pending {
+    uintptr_t start;
+    size_t size;
+};
+
+struct scan {
+    const struct scan_opts *opts;
+    struct pending *stack;              /* blocks marked and not yet read */
+    size_t depth, live;
+    uintptr_t heap_lo, heap_hi;         /* bounds of zmm's slots */
+    struct range excluded[MAX_EXCLUDED];
+    unsigned excluded_count;
+    struct world_thread *threads;
+    size_t thread_count;
+    uintptr_t self_sp, self_tp;
+    struct scan_result *out;
+};
+
+static void exclude(struct scan *s, const void *p, size_t size)
+{
+    if (p && s->excluded_count < MAX_EXCLUDED)
+        s->excluded[s->excluded_count++] = (struct range){ (uintptr_t)p, (uintptr_t)p + size };
+}
+
+/* ---- marking ----------------------------------------------------------------------- */
+
+static void mark_word(struct scan *s, uintptr_t w)
+{
+    if (w < s->heap_lo || w >= s->heap_hi)
+        return;
+    uintptr_t start;
+    size_t size;
+    struct zmm_rec *r = track_find(w, &start, &size);
+    if (!r || (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_REACHED))
+        return;
+    atomic_fetch_or_explicit(&r->state, REC_REACHED, memory_order_relaxed);
+    if (s->depth < s->live)
+        s->stack[s->depth++] = (struct pending){ start, size };
+}
+
+static void mark_words(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+    for (uintptr_t p = align_up(lo, sizeof(uintptr_t)); p + sizeof(uintptr_t) <= hi; p += sizeof(uintptr_t))
+        mark_word(s, *(const uintptr_t *)p);
+}
+
+static void mark_drain(struct scan *s)
+{
+    while (s->depth) {
+        struct pending b = s->stack[--s->depth];
+        mark_words(s, b.start, b.start + b.size);
+    }
+}
+
+/* Words of [lo, hi) in pages that are in memory, skipping zmm's chunks and huge blocks. */
+static void mark_resident(struct scan *s, uintptr_t lo, uintptr_t hi)
+{
+    unsigned char vec[CHUNK_PAGES];
+    lo &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    while (lo < hi) {
+        uintptr_t start, end;
+        bool ours = registry_at(lo, &start, &end) != 0;
+        if (!ours)                      /* nothing of zmm's, or past a huge mapping's end */
+            end = (lo & ~(uintptr_t)CHUNK_MASK) + CHUNK_SIZE;
+        end = end < hi ? end : hi;
+        if (!ours) {
+            uintptr_t page = lo & ~(uintptr_t)(PAGE_SIZE - 1);
+            if (os_resident((void *)page, end - page, vec)) {
+                for (uintptr_t p = lo; p < end;) {
+                    uintptr_t next = ((p & ~(uintptr_t)(PAGE_SIZE - 1)) + PAGE_SIZE);
+                    next = next < end ? next : end;
+                    if (vec[(p - page) >> PAGE_SHIFT] & 1)
+                        mark_words(s, p, next);
+                    p = next;
+                }
+            }
+        }
+        lo = end;
+    }
+}
+
+/* A root range, less the excluded ranges from index EX on. */
+static void mark_root(struct scan *s, uintptr_t lo, uintptr_t hi, unsigned ex)
+{
+    for (; ex < s->excluded_count && lo < hi; ex++) {
+        const struct range *x = &s->excluded[ex];
+        if (x->lo < hi && x->hi > lo) {
+            mark_root(s, lo, x->lo, ex + 1);
+            mark_root(s, x->hi, hi, ex + 1);
+            return;
+        }
+    }
+    if (lo < hi)
+        mark_resident(s, lo, hi);
+}
+
+/* ---- roots ------------------------------------------------------------------------- */
+
+static bool contains(const struct mapping *m, uintptr_t a)
+{
+    return a >= m->lo && a < m->hi;
+}
+
+/* At exit the frames of exit itself, of the handlers it runs and of zmm are dead, and hold
+ * stale values from calls that returned long ago; the frames of exit's caller and above are
+ * the program's (a forked child often exits from deep inside with live locals). The caller's
+ * frame starts above the return address into exit() and exit's own frame (glibc 2.36: one
+ * padding word, "sub $8, %rsp"). Not found: the whole stack is dead, up to FALLBACK. */
+static uintptr_t exit_caller(const struct mapping *m, uintptr_t sp, uintptr_t fallback)
+{
+    const uint8_t *code = (const uint8_t *)(uintptr_t)&exit;
+    if (code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa)
+        code += 4;                                          /* endbr64 */
+    size_t pad = code[0] == 0x48 && code[1] == 0x83 && code[2] == 0xec ? code[3] : 0;
+    uintptr_t lo = (uintptr_t)&exit, hi = lo + 64;
+    for (uintptr_t p = align_up(sp, sizeof(uintptr_t)); p + sizeof(uintptr_t) <= m->hi; p += sizeof(uintptr_t)) {
+        uintptr_t w = *(const uintptr_t *)p;
+        if (w > lo && w <= hi)
+            return p + sizeof(uintptr_t) + pad < fallback ? p + sizeof(uintptr_t) + pad : fallback;
+    }
+    return fallback;
+}
+
+/* The part of mapping M that holds roots: a live stack from its lowest stack pointer up, the
+ * exiting thread's stack not at all (but its thread block, when it is there), a dead thread's
+ * stack not at all. */
+static void mark_mapping(struct scan *s, const struct mapping *m, const struct mapping *prev)
+{
+    uintptr_t lo = m->lo;
+    bool live_stack = false;
+    for (size_t i = 0; i < s->thread_count; i++) {
+        uintptr_t sp = s->threads[i].sp;
+        if (sp && contains(m, sp) && atomic_load(&s->threads[i].state) != WORLD_GONE) {
+            uintptr_t from = sp > m->lo + RED_ZONE ? sp - RED_ZONE : m->lo;
+            lo = live_stack && lo < from ? lo : from;
+            live_stack = true;
+        }
+    }
+    if (contains(m, s->self_sp)) {
+        if (s->opts->at_exit)
+            lo = exit_caller(m, s->self_sp, contains(m, s->self_tp) ? s->self_tp : m->hi);
+        else
+            lo = live_stack && lo < s->opts->stack_from ? lo : s->opts->stack_from;
+        live_stack = true;
+    }
+    if (!live_stack && prev && prev->hi == m->lo && !strcmp(prev->perms, "---p")) {
+        const uintptr_t *dead;
+        size_t n = heap_dead_stacks(&dead);
+        for (size_t i = 0; i < n; i++)
+            if (contains(m, dead[i]))
+                return;
+    }
+    mark_root(s, lo, m->hi, 0);
+}
+
+/* /proc/self/maps, whole, in scratch memory (grown until it fits). */
+static char *maps_read(size_t *len, size_t *cap)
+{
+    for (*cap = (size_t)256 << 10; *cap <= ((size_t)256 << 20); *cap *= 4) {
+        char *buf = os_map_scratch(*cap);
+        int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+        if (!buf || fd < 0) {
+            os_unmap_scratch(buf, *cap);
+            if (fd >= 0)
+                close(fd);
+            return NULL;
+        }
+        *len = 0;
+        ssize_t n;
+        while (*len < *cap - 1 && (n = read(fd, buf + *len, *cap - 1 - *len)) > 0)
+            *len += (size_t)n;
+        close(fd);
+        if (*len < *cap - 1) {
+            buf[*len] = '\0';
+            return buf;
+        }
+        os_unmap_scratch(buf, *cap);
+    }
+    return NULL;
+}
+
+static uintptr_t parse_hex(const char **p)
+{
+    uintptr_t v = 0;
+    for (;; (*p)++) {
+        char c = **p;
+        if (c >= '0' && c <= '9')
+            v = v << 4 | (uintptr_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v << 4 | (uintptr_t)(c - 'a' + 10);
+        else
+            return v;
+    }
+}
+
+/* One line of maps: "lo-hi perms offset dev inode   path". */
+static const char *parse_mapping(const char *p, struct mapping *m)
+{
+    m->lo = parse_hex(&p);
+    if (*p == '-')
+        p++;
+    m->hi = parse_hex(&p);
+    while (*p == ' ')
+        p++;
+    for (int i = 0; i < 4; i++)
+        m->perms[i] = *p ? *p++ : '-';
+    m->perms[4] = '\0';
+    const char *eol = strchr(p, '\n');
+    const char *path = strchr(p, '/');
+    m->named_device = path && (!eol || path < eol) && !strncmp(path, "/dev/", 5) &&
+                      strncmp(path, "/dev/zero", 9);
+    return eol ? eol + 1 : p + strlen(p);
+}
+
+static void mark_roots(struct scan *s, const char *maps)
+{
+    struct mapping m, prev = { 0 };
+    bool have_prev = false;
+    for (const char *p = maps; *p;) {
+        p = parse_mapping(p, &m);
+        if (m.perms[0] == 'r' && m.perms[1] == 'w' && m.perms[3] == 'p' && !m.named_device)
+            mark_mapping(s, &m, have_prev ? &prev : NULL);
+        prev = m;
+        have_prev = true;
+    }
+    for (size_t i = 0; i < s->thread_count; i++)
+        if (atomic_load(&s->threads[i].state) == WORLD_STOPPED) {
+            const struct world_thread *t = &s->threads[i];
+            mark_words(s, (uintptr_t)t->regs, (uintptr_t)(t->regs + 23));
+            mark_words(s, (uintptr_t)t->vregs, (uintptr_t)(t->vregs + 32));
+        }
+}
+
+/* ---- the pass over every live block ------------------------------------------------ */
+
+static void count_live(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
+{
+    struct scan *s = ctx;
+    (void)r;
+    s->live++;
+    s->heap_lo = start < s->heap_lo ? start : s->heap_lo;
+    s->heap_hi = start + size + 1 > s->heap_hi ? start + size + 1 : s->heap_hi;
+}
+
+static void seed_runtime(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
+{
+    struct scan *s = ctx;
+    uint32_t st = atomic_load_explicit(&r->state, memory_order_relaxed);
+    if ((st & REC_RUNTIME) && !(st & REC_REACHED)) {
+        atomic_fetch_or_explicit(&r->state, REC_REACHED, memory_order_relaxed);
+        if (s->depth < s->live)
+            s->stack[s->depth++] = (struct pending){ start, size };
+    }
+}
+
+/* A leaked block: what it points to that is unreached is an indirect leak. */
+static void mark_indirect(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
+{
+    struct scan *s = ctx;
+    if (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_REACHED)
+        return;
+    for (uintptr_t p = start; p + sizeof(uintptr_t) <= start + size; p += sizeof(uintptr_t)) {
+        uintptr_t w = *(const uintptr_t *)p, at;
+        size_t n;
+        struct zmm_rec *t = w >= s->heap_lo && w < s->heap_hi ? track_find(w, &at, &n) : NULL;
+        if (t && t != r && !(atomic_load_explicit(&t->state, memory_order_relaxed) & REC_REACHED))
+            atomic_fetch_or_explicit(&t->state, REC_INDIRECT, memory_order_relaxed);
+    }
+}
+
+static void collect(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
+{
+    struct scan *s = ctx;
+    (void)start;
+    uint32_t st = atomic_load_explicit(&r->state, memory_order_relaxed);
+    atomic_fetch_and_explicit(&r->state, ~(uint32_t)(REC_REACHED | REC_INDIRECT), memory_order_relaxed);
+    if (st & REC_RUNTIME)
+        return;
+    if (s->opts->request && r->request != s->opts->request)
+        return;
+    unsigned kind = !(st & REC_REACHED) ? (st & REC_INDIRECT ? SCAN_INDIRECT : SCAN_DIRECT)
+                  : s->opts->reachable ? SCAN_REACHABLE : 0;
+    struct scan_result *out = s->out;
+    if (kind && out->count < s->live)
+        out->items[out->count++] = (struct scan_item){ r->stack, kind, size };
+}
+
+/* ---- the scan ---------------------------------------------------------------------- */
+
+bool scan_run(const struct scan_opts *opts, struct scan_result *out)
+{
+    struct scan s = { .opts = opts, .heap_lo = UINTPTR_MAX, .out = out };
+    *out = (struct scan_result){ 0 };
+    s.self_sp = (uintptr_t)__builtin_frame_address(0);
+    s.self_tp = (uintptr_t)pthread_self();
+    heap_lock_all();
+    s.thread_count = world_stop(&s.threads);
+    track_walk(count_live, &s);
+    size_t live = s.live ? s.live : 1;
+    out->bytes = live * sizeof(struct scan_item);
+    out->items = os_map_scratch(out->bytes);
+    s.stack = os_map_scratch(live * sizeof(struct pending));
+    size_t maps_len, maps_cap;
+    char *maps = maps_read(&maps_len, &maps_cap);
+    bool ok = out->items && s.stack && maps;
+    if (ok) {
+        exclude(&s, out->items, out->bytes);
+        exclude(&s, s.stack, live * sizeof(struct pending));
+        exclude(&s, maps, maps_cap);
+        exclude(&s, s.threads, sizeof *s.threads * WORLD_MAX);
+        track_walk(seed_runtime, &s);
+        mark_drain(&s);
+        mark_roots(&s, maps);
+        mark_drain(&s);
+        track_walk(mark_indirect, &s);
+    }
+    track_walk(collect, &s);
+    world_resume();
+    heap_unlock_all();
+    os_unmap_scratch(maps, maps_cap);
+    os_unmap_scratch(s.stack, live * sizeof(struct pending));
+    if (!ok) {
+        scan_release(out);
+        return false;
+    }
+    return true;
+}
+
+void scan_release(struct scan_result *out)
+{
+    os_unmap_scratch(out->items, out->bytes);
+    *out = (struct scan_result){ 0 };
+}

@@ -1,0 +1,88 @@
+/* stack.c: owns stack capture. libunwind's unw_backtrace (DWARF unwind tables, cached per
+ * thread: full stacks on code built without frame pointers) is loaded with dlopen and
+ * RTLD_LOCAL on the first capture, so its backtrace and _Unwind_* symbols never interpose on
+ * the program's; without it, glibc's backtrace. Frames inside libzmm are cut off: a stack
+ * starts at the function that called malloc. The caller holds the re-entry guard (loading
+ * and unwinding may allocate). */
+#include "stack.h"
+#include "sys.h"
+
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <link.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
+
+struct text_range {
+    uintptr_t lo, hi;
+};
+
+static int (*unwind)(void **buf, int size);
+static atomic_int loaded;               /* 0 not tried, 1 tried */
+static struct text_range self_text, loader_text;
+
+/* The executable segments of the ELF object whose header is at EHDR. */
+static struct text_range text_of(const ElfW(Ehdr) *ehdr)
+{
+    struct text_range r = { UINTPTR_MAX, 0 };
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)ehdr + ehdr->e_phoff);
+    uintptr_t bias = (uintptr_t)ehdr;
+    for (unsigned i = 0; i < ehdr->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
+            bias = (uintptr_t)ehdr - ph[i].p_vaddr;
+    for (unsigned i = 0; i < ehdr->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) {
+            uintptr_t lo = bias + ph[i].p_vaddr, hi = lo + ph[i].p_memsz;
+            r.lo = lo < r.lo ? lo : r.lo;
+            r.hi = hi > r.hi ? hi : r.hi;
+        }
+    return r;
+}
+
+static int glibc_backtrace(void **buf, int size)
+{
+    return backtrace(buf, size);
+}
+
+static void stack_load(void)
+{
+    self_text = text_of(&__ehdr_start);
+    uintptr_t base = getauxval(AT_BASE);
+    if (base)
+        loader_text = text_of((const ElfW(Ehdr) *)base);
+    void *lib = sys_dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    void *fn = lib ? dlsym(lib, "unw_backtrace") : NULL;
+    if (fn)
+        memcpy(&unwind, &fn, sizeof fn);    /* ISO C has no object-to-function cast */
+    else
+        unwind = glibc_backtrace;
+    atomic_store_explicit(&loaded, 1, memory_order_release);
+}
+
+static bool in_range(const struct text_range *r, uintptr_t pc)
+{
+    return pc >= r->lo && pc < r->hi;
+}
+
+unsigned stack_capture(uintptr_t *pcs, unsigned depth)
+{
+    if (!atomic_load_explicit(&loaded, memory_order_acquire))
+        stack_load();
+    void *buf[STACK_CAPTURE_MAX + STACK_SKIP_MAX];
+    int n = unwind(buf, (int)(depth + STACK_SKIP_MAX));
+    int first = 0;
+    while (first < n && in_range(&self_text, (uintptr_t)buf[first]))
+        first++;
+    unsigned kept = 0;
+    for (int i = first; i < n && kept < depth; i++)
+        pcs[kept++] = (uintptr_t)buf[i];
+    return kept;
+}
+
+bool stack_in_loader(uintptr_t pc)
+{
+    return in_range(&loader_text, pc);
+}

@@ -1,0 +1,16 @@
+/* stack.h: the call stack of an allocation, as return addresses. */
+#ifndef ZMM_STACK_H
+#define ZMM_STACK_H
+
+#include "defs.h"
+
+#define STACK_CAPTURE_MAX 64    /* frames kept at most (ZMM_STACK_DEPTH's ceiling) */
+#define STACK_SKIP_MAX    16    /* zmm's own frames above the caller, at most */
+
+/* Up to DEPTH return addresses, innermost first, starting at the caller of the allocation
+ * function (zmm's frames cut off). The caller holds the re-entry guard. */
+unsigned stack_capture(uintptr_t *pcs, unsigned depth);
+/* Is PC in the dynamic loader (whose allocations are the runtime's own)? */
+bool stack_in_loader(uintptr_t pc);
+
+#endif

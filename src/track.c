@@ -1,0 +1,297 @@
+/* track.c: owns the per-block records of tracked mode. They live beside the heap, never in
+ * it: the registry's aux word of each 2 MiB slot points to the slot's record table, which
+ * holds for each page that starts a run an array of records, one per block of the run, and
+ * the record of a huge block that starts there. Arrays come from a per-heap pool of memory
+ * zmm maps for itself. A record is live exactly while its block is allocated: the owner
+ * writes it, under its heap lock, before the block is handed out; whoever frees the block
+ * clears it before the block can be reused. A table's class byte says which run its array
+ * belongs to, so a stale array is never read as a new run's. */
+#include "track.h"
+#include "depot.h"
+#include "huge.h"
+#include "os.h"
+#include "registry.h"
+#include "sizes.h"
+#include "stack.h"
+
+#include <string.h>
+
+bool track_on;
+_Atomic uint32_t track_request = 1;
+__thread bool track_guard __attribute__((tls_model("initial-exec")));
+static unsigned track_depth = 16;
+
+/* Record classes: a small run of bin B is class B + 1, a large run CLS_LARGE, 0 none. */
+#define CLS_LARGE (BIN_COUNT + 1)
+#define CLS_COUNT (BIN_COUNT + 2)
+
+struct slot_recs {
+    struct zmm_rec *run[CHUNK_PAGES];   /* the records of the run starting at each page */
+    uint8_t cls[CHUNK_PAGES];           /* the class of run[page] */
+    size_t huge_size;                   /* requested bytes of the huge block starting here */
+    struct zmm_rec huge;
+};
+
+/* Free record arrays by class, linked through their first word, and fresh memory. */
+struct rec_pool {
+    struct zmm_rec *free[CLS_COUNT];
+    uint8_t *cur, *end;
+};
+#define POOL_BLOCK ((size_t)256 << 10)
+
+static unsigned cls_blocks(unsigned cls)
+{
+    return cls == CLS_LARGE ? 1 : bin_count[cls - 1];
+}
+
+void track_enable(unsigned depth)
+{
+    track_on = true;
+    track_depth = depth;
+}
+
+uint32_t track_capture(void)
+{
+    uintptr_t pcs[STACK_CAPTURE_MAX];
+    track_guard = true;
+    unsigned n = stack_capture(pcs, track_depth);
+    uint32_t id = depot_put(pcs, n);
+    track_guard = false;
+    return id | (n == 0 || stack_in_loader(pcs[0]) ? TRACK_RUNTIME : 0);
+}
+
+/* ---- tables and arrays ------------------------------------------------------------- */
+
+static struct slot_recs *slot_recs(uintptr_t slot, bool create)
+{
+    _Atomic(void *) *aux = registry_aux(slot, create);
+    if (!aux)
+        return NULL;
+    void *sr = atomic_load_explicit(aux, memory_order_acquire);
+    if (sr || !create)
+        return sr;
+    sr = os_map_meta(align_up(sizeof(struct slot_recs), PAGE_SIZE));
+    void *none = NULL;
+    if (sr && !atomic_compare_exchange_strong_explicit(aux, &none, sr, memory_order_acq_rel,
+                                                       memory_order_acquire))
+        sr = none;
+    return sr;
+}
+
+static struct zmm_rec *pool_take(struct zmm_heap *h, unsigned cls)
+{
+    if (!h->track)
+        h->track = os_map_meta(align_up(sizeof(struct rec_pool), PAGE_SIZE));
+    struct rec_pool *pool = h->track;
+    if (!pool)
+        return NULL;
+    size_t bytes = cls_blocks(cls) * sizeof(struct zmm_rec);
+    struct zmm_rec *a = pool->free[cls];
+    if (a) {
+        pool->free[cls] = *(struct zmm_rec **)a;
+        memset(a, 0, bytes);
+        return a;
+    }
+    if ((size_t)(pool->end - pool->cur) < bytes) {
+        pool->cur = os_map_meta(POOL_BLOCK);
+        if (!pool->cur)
+            return NULL;
+        pool->end = pool->cur + POOL_BLOCK;
+    }
+    a = (struct zmm_rec *)pool->cur;
+    pool->cur += bytes;
+    return a;
+}
+
+static void pool_give(struct zmm_heap *h, unsigned cls, struct zmm_rec *a)
+{
+    struct rec_pool *pool = h->track;
+    *(struct zmm_rec **)a = pool->free[cls];
+    pool->free[cls] = a;
+}
+
+/* Where block ADDR's record is: the run's first page, its class and the block's index;
+ * false if ADDR is in no block of a run. */
+struct run_pos {
+    unsigned first, cls, index;
+    uintptr_t start;
+};
+
+static bool run_pos(struct zmm_chunk *c, uintptr_t addr, struct run_pos *pos)
+{
+    unsigned page = page_of((void *)addr);
+    uint32_t m = c->map[page];
+    switch (PG_KIND(m)) {
+    case PG_SMALL: {
+        unsigned bin = PG_BIN(m);
+        pos->first = page - PG_N(m);
+        uintptr_t run = (uintptr_t)page_addr(c, pos->first);
+        pos->cls = bin + 1;
+        pos->index = bin_slot_index(bin, addr - run);
+        pos->start = run + (size_t)pos->index * bin_size[bin];
+        return pos->index < bin_count[bin];
+    }
+    case PG_LCONT:
+        page -= PG_N(m);
+        if (PG_KIND(c->map[page]) != PG_LARGE)
+            return false;
+        /* fall through */
+    case PG_LARGE:
+        pos->first = page;
+        pos->cls = CLS_LARGE;
+        pos->index = 0;
+        pos->start = (uintptr_t)page_addr(c, page);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_huge_start(uintptr_t p)
+{
+    return !(p & CHUNK_MASK) && REG_KIND(registry_get(p)) == REG_HUGE;
+}
+
+/* ---- records ----------------------------------------------------------------------- */
+
+void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
+{
+    uintptr_t a = (uintptr_t)p;
+    struct slot_recs *sr = slot_recs(a & ~(uintptr_t)CHUNK_MASK, true);
+    if (!sr)
+        return;
+    struct zmm_rec *r;
+    if (is_huge_start(a)) {
+        sr->huge_size = n;
+        r = &sr->huge;
+    } else {
+        struct run_pos pos;
+        if (!run_pos(chunk_of(p), a, &pos))
+            return;
+        if (sr->cls[pos.first] != pos.cls) {
+            if (sr->run[pos.first])
+                pool_give(h, sr->cls[pos.first], sr->run[pos.first]);
+            sr->cls[pos.first] = 0;
+            sr->run[pos.first] = pool_take(h, pos.cls);
+            if (!sr->run[pos.first])
+                return;
+            sr->cls[pos.first] = (uint8_t)pos.cls;
+        }
+        r = &sr->run[pos.first][pos.index];
+    }
+    r->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    r->stack = stack & ~TRACK_RUNTIME;
+    r->request = atomic_load_explicit(&track_request, memory_order_relaxed);
+    atomic_store_explicit(&r->state, REC_LIVE | (stack & TRACK_RUNTIME ? REC_RUNTIME : 0),
+                          memory_order_release);
+}
+
+/* The record of block P (live or not), or NULL. */
+static struct zmm_rec *rec_of(uintptr_t p)
+{
+    struct slot_recs *sr = slot_recs(p & ~(uintptr_t)CHUNK_MASK, false);
+    if (!sr)
+        return NULL;
+    if (is_huge_start(p))
+        return &sr->huge;
+    struct run_pos pos;
+    if (!run_pos(chunk_of((void *)p), p, &pos) || sr->cls[pos.first] != pos.cls)
+        return NULL;
+    return &sr->run[pos.first][pos.index];
+}
+
+void track_forget(void *p)
+{
+    struct zmm_rec *r = rec_of((uintptr_t)p);
+    if (r)
+        atomic_store_explicit(&r->state, 0, memory_order_release);
+}
+
+static size_t rec_size(const struct slot_recs *sr, const struct zmm_rec *r)
+{
+    return r == &sr->huge ? sr->huge_size : r->size;
+}
+
+struct zmm_rec *track_find(uintptr_t addr, uintptr_t *start, size_t *size)
+{
+    uintptr_t slot = addr & ~(uintptr_t)CHUNK_MASK;
+    uint64_t e = registry_get(slot);
+    switch (REG_KIND(e)) {
+    case REG_CHUNK:
+        if (addr - slot < PAGE_SIZE)
+            return NULL;
+        break;
+    case REG_HUGE_INNER:
+        slot -= (e >> 3) << CHUNK_SHIFT;
+        e = registry_get(slot);
+        /* fall through */
+    case REG_HUGE:
+        if (e & REG_FREED)
+            return NULL;
+        break;
+    default:
+        return NULL;
+    }
+    struct slot_recs *sr = slot_recs(slot, false);
+    if (!sr)
+        return NULL;
+    struct zmm_rec *r;
+    if (REG_KIND(e) == REG_HUGE) {
+        r = &sr->huge;
+        *start = slot;
+    } else {
+        struct run_pos pos;
+        if (!run_pos((struct zmm_chunk *)slot, addr, &pos) || sr->cls[pos.first] != pos.cls)
+            return NULL;
+        r = &sr->run[pos.first][pos.index];
+        *start = pos.start;
+    }
+    if (!(atomic_load_explicit(&r->state, memory_order_acquire) & REC_LIVE))
+        return NULL;
+    *size = rec_size(sr, r);
+    return addr - *start < (*size ? *size : 1) ? r : NULL;
+}
+
+/* ---- walking every live block ------------------------------------------------------ */
+
+struct walk {
+    void (*fn)(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx);
+    void *ctx;
+};
+
+static void walk_run(const struct walk *w, uintptr_t run, unsigned cls, struct zmm_rec *recs)
+{
+    size_t step = cls == CLS_LARGE ? 0 : bin_size[cls - 1];
+    for (unsigned i = 0; i < cls_blocks(cls); i++)
+        if (atomic_load_explicit(&recs[i].state, memory_order_acquire) & REC_LIVE)
+            w->fn(run + i * step, recs[i].size, &recs[i], w->ctx);
+}
+
+static void walk_slot(uintptr_t slot, uint64_t e, void *ctx)
+{
+    const struct walk *w = ctx;
+    struct slot_recs *sr = slot_recs(slot, false);
+    if (!sr)
+        return;
+    if (REG_KIND(e) == REG_HUGE) {
+        if (!(e & REG_FREED) && (atomic_load_explicit(&sr->huge.state, memory_order_acquire) & REC_LIVE))
+            w->fn(slot, sr->huge_size, &sr->huge, w->ctx);
+        return;
+    }
+    if (REG_KIND(e) != REG_CHUNK)
+        return;
+    struct zmm_chunk *c = (struct zmm_chunk *)slot;
+    for (unsigned page = FIRST_PAGE; page < CHUNK_PAGES; page++) {
+        uint32_t m = c->map[page];
+        unsigned cls = PG_KIND(m) == PG_LARGE ? CLS_LARGE
+                     : PG_KIND(m) == PG_SMALL && PG_N(m) == 0 ? PG_BIN(m) + 1 : 0;
+        if (cls && sr->cls[page] == cls && sr->run[page])
+            walk_run(w, (uintptr_t)page_addr(c, page), cls, sr->run[page]);
+    }
+}
+
+void track_walk(void (*fn)(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx), void *ctx)
+{
+    struct walk w = { fn, ctx };
+    registry_walk(walk_slot, &w);
+}

@@ -1,0 +1,48 @@
+/* track.h: tracked mode (ZMM_LEAKS): a record for every live block. */
+#ifndef ZMM_TRACK_H
+#define ZMM_TRACK_H
+
+#include <stdatomic.h>
+#include "heap.h"
+
+/* A live block's record. STATE is REC_LIVE while the block is allocated; the scanner adds
+ * its marks while the world is stopped and clears them before it lets go. */
+struct zmm_rec {
+    uint32_t size;              /* requested bytes (a huge block's: see track_walk) */
+    uint32_t stack;             /* depot id of the allocating stack */
+    uint32_t request;           /* the request the block was born in */
+    _Atomic uint32_t state;
+};
+enum {
+    REC_LIVE = 1,
+    REC_RUNTIME = 2,            /* the C runtime's own (allocated by the dynamic loader): a root */
+    REC_REACHED = 4,            /* scan: reachable from a root */
+    REC_INDIRECT = 8,           /* scan: reachable only from leaked blocks */
+};
+
+/* track_capture's result: a depot id, with this bit when the stack is the runtime's. */
+#define TRACK_RUNTIME 0x80000000u
+
+extern bool track_on;
+extern _Atomic uint32_t track_request;
+extern __thread bool track_guard __attribute__((tls_model("initial-exec")));
+
+void track_enable(unsigned depth);
+
+/* Is the calling thread inside zmm's own work (capturing, reporting)? Its allocations then go
+ * to the system allocator and are never tracked. */
+ZMM_INLINE bool track_busy(void) { return track_guard; }
+
+/* The calling stack, captured and stored (under the guard). */
+uint32_t track_capture(void);
+/* Records block P of N requested bytes from H (held by the caller) with STACK. */
+void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack);
+/* P is being freed: its record is no longer live. */
+void track_forget(void *p);
+
+/* The live block containing ADDR (its start and requested size), or NULL. */
+struct zmm_rec *track_find(uintptr_t addr, uintptr_t *start, size_t *size);
+/* Calls FN for every live block. */
+void track_walk(void (*fn)(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx), void *ctx);
+
+#endif
