@@ -425,7 +425,7 @@ static void *tracked_alloc(size_t align, size_t n)
 {
     if (track_busy())
         return align ? sys_memalign(align, n) : sys_malloc(n);
-    uint32_t stack = track_capture();
+    uint32_t stack = track_capture(heap_self);
     struct zmm_heap *h = tracked_enter();
     void *p = align ? heap_aligned(h, align, n) : heap_malloc(h, n);
     if (p) {
@@ -452,7 +452,7 @@ static void tracked_free(void *p, const struct block *b)
 /* The record goes before the block may move (a huge block's old slots are unmapped then). */
 static void *tracked_realloc(void *p, const struct block *b, size_t n)
 {
-    uint32_t stack = track_busy() ? DEPOT_NONE : track_capture();
+    uint32_t stack = track_busy() ? DEPOT_NONE : track_capture(heap_self);
     struct zmm_heap *h = tracked_enter();
     track_forget(p);
     void *q = realloc_in_place(h, p, b, n);

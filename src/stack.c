@@ -13,6 +13,8 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
 
@@ -67,7 +69,40 @@ static bool in_range(const struct text_range *r, uintptr_t pc)
     return pc >= r->lo && pc < r->hi;
 }
 
-unsigned stack_capture(uintptr_t *pcs, unsigned depth)
+/* Where each of PCS[0..N) is stored on the stack, searching upward from FROM in order: the
+ * return-address slots. The stack is read with process_vm_readv, which fails cleanly where a
+ * plain load would fault (a signal stack, a coroutine's); false if not all are found within
+ * SLOT_SEARCH bytes of each other. */
+#define SLOT_SEARCH ((uintptr_t)64 << 10)
+
+static bool find_slots(const uintptr_t *pcs, unsigned n, uintptr_t from, uintptr_t *slots)
+{
+    uintptr_t buf[512];
+    uintptr_t base = 0, len = 0;             /* buf holds [base, base + len) */
+    uintptr_t p = align_up(from, sizeof(uintptr_t)), limit = p + SLOT_SEARCH;
+    for (unsigned i = 0; i < n; i++) {
+        for (;; p += sizeof(uintptr_t)) {
+            if (p >= limit)
+                return false;
+            if (p < base || p >= base + len) {
+                struct iovec local = { buf, sizeof buf }, remote = { (void *)p, sizeof buf };
+                ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+                if (got < (ssize_t)sizeof(uintptr_t))
+                    return false;
+                base = p;
+                len = (uintptr_t)got & ~(sizeof(uintptr_t) - 1);
+            }
+            if (buf[(p - base) / sizeof(uintptr_t)] == pcs[i])
+                break;
+        }
+        slots[i] = p;
+        p += sizeof(uintptr_t);
+        limit = p + SLOT_SEARCH;
+    }
+    return true;
+}
+
+unsigned stack_capture(uintptr_t *pcs, unsigned depth, uintptr_t *slots, uintptr_t from)
 {
     if (!atomic_load_explicit(&loaded, memory_order_acquire))
         stack_load();
@@ -79,6 +114,8 @@ unsigned stack_capture(uintptr_t *pcs, unsigned depth)
     unsigned kept = 0;
     for (int i = first; i < n && kept < depth; i++)
         pcs[kept++] = (uintptr_t)buf[i];
+    if (slots && !find_slots(pcs, kept, from, slots))
+        slots[0] = 0;
     return kept;
 }
 

@@ -8,8 +8,11 @@
 #define STACK_SKIP_MAX    16    /* zmm's own frames above the caller, at most */
 
 /* Up to DEPTH return addresses, innermost first, starting at the caller of the allocation
- * function (zmm's frames cut off). The caller holds the re-entry guard. */
-unsigned stack_capture(uintptr_t *pcs, unsigned depth);
+ * function (zmm's frames cut off). The caller holds the re-entry guard. With SLOTS, also
+ * where on the stack each return address is stored, searching up from FROM, which must lie
+ * above any copy of them the caller keeps (slots[0] is 0 when they could not all be found):
+ * a later call may check those words instead of unwinding again. */
+unsigned stack_capture(uintptr_t *pcs, unsigned depth, uintptr_t *slots, uintptr_t from);
 /* Is PC in the dynamic loader (whose allocations are the runtime's own)? */
 bool stack_in_loader(uintptr_t pc);
 

@@ -14,6 +14,7 @@
 #include "sizes.h"
 #include "stack.h"
 
+#include <pthread.h>
 #include <string.h>
 
 bool track_on;
@@ -32,10 +33,19 @@ struct slot_recs {
     struct zmm_rec huge;
 };
 
-/* Free record arrays by class, linked through their first word, and fresh memory. */
+/* A heap's share of tracking: free record arrays by class, linked through their first word,
+ * fresh memory, and the cache of its thread's recent stacks. */
+#define CAP_BITS 8
+#define CAP_ENTRIES ((size_t)1 << CAP_BITS)
+struct cap_cache {
+    uintptr_t thread;                   /* pthread_self() of the thread the entries describe */
+    uintptr_t words[];
+};
+
 struct rec_pool {
     struct zmm_rec *free[CLS_COUNT];
     uint8_t *cur, *end;
+    struct cap_cache *cache;
 };
 #define POOL_BLOCK ((size_t)256 << 10)
 
@@ -50,14 +60,72 @@ void track_enable(unsigned depth)
     track_depth = depth;
 }
 
-uint32_t track_capture(void)
+static struct rec_pool *pool_of(struct zmm_heap *h)
 {
-    uintptr_t pcs[STACK_CAPTURE_MAX];
+    if (!h->track)
+        h->track = os_map_meta(align_up(sizeof(struct rec_pool), PAGE_SIZE));
+    return h->track;
+}
+
+/* ---- stacks, and the cache of recent ones ------------------------------------------ */
+
+/* The entry for KEY in the cache of H's thread, or NULL. An entry is KEY, the depot id (with
+ * TRACK_RUNTIME) and the frame count in one word, then for each frame the offset of its
+ * return-address slot from KEY and the return address. The cache describes one thread's
+ * stack: a heap adopted by another thread starts it afresh. */
+static uintptr_t *cap_entry(struct zmm_heap *h, uintptr_t key)
+{
+    struct rec_pool *pool = h ? pool_of(h) : NULL;
+    if (!pool)
+        return NULL;
+    size_t stride = 2 + 2 * (size_t)track_depth;
+    struct cap_cache *c = pool->cache;
+    if (!c) {
+        c = pool->cache = os_map_meta(align_up(sizeof *c + CAP_ENTRIES * stride * sizeof(uintptr_t), PAGE_SIZE));
+        if (!c)
+            return NULL;
+    }
+    uintptr_t self = (uintptr_t)pthread_self();
+    if (c->thread != self) {
+        for (size_t i = 0; i < CAP_ENTRIES; i++)
+            c->words[i * stride] = 0;
+        c->thread = self;
+    }
+    return c->words + ((key >> 4) * 0x9e3779b97f4a7c15ull >> (64 - CAP_BITS)) * stride;
+}
+
+/* The call site at the same depth mostly repeats the whole stack: the slots where the
+ * remembered return addresses were found still holding them says so, one load a frame. */
+static bool cap_same(const uintptr_t *e, uintptr_t key)
+{
+    unsigned n = (unsigned)(e[1] >> 32);
+    for (unsigned i = 0; i < n; i++)
+        if (*(const uintptr_t *)(key + e[2 + 2 * i]) != e[3 + 2 * i])
+            return false;
+    return true;
+}
+
+uint32_t track_capture(struct zmm_heap *h)
+{
+    uintptr_t key = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t *e = cap_entry(h, key);
+    if (e && e[0] == key && cap_same(e, key))
+        return (uint32_t)e[1];
+    uintptr_t pcs[STACK_CAPTURE_MAX], slots[STACK_CAPTURE_MAX];
     track_guard = true;
-    unsigned n = stack_capture(pcs, track_depth);
+    unsigned n = stack_capture(pcs, track_depth, e ? slots : NULL, key);
     uint32_t id = depot_put(pcs, n);
     track_guard = false;
-    return id | (n == 0 || stack_in_loader(pcs[0]) ? TRACK_RUNTIME : 0);
+    id |= n == 0 || stack_in_loader(pcs[0]) ? TRACK_RUNTIME : 0;
+    if (e && n && slots[0]) {
+        e[0] = key;
+        e[1] = (uintptr_t)n << 32 | id;
+        for (unsigned i = 0; i < n; i++) {
+            e[2 + 2 * i] = slots[i] - key;
+            e[3 + 2 * i] = pcs[i];
+        }
+    }
+    return id;
 }
 
 /* ---- tables and arrays ------------------------------------------------------------- */
@@ -80,9 +148,7 @@ static struct slot_recs *slot_recs(uintptr_t slot, bool create)
 
 static struct zmm_rec *pool_take(struct zmm_heap *h, unsigned cls)
 {
-    if (!h->track)
-        h->track = os_map_meta(align_up(sizeof(struct rec_pool), PAGE_SIZE));
-    struct rec_pool *pool = h->track;
+    struct rec_pool *pool = pool_of(h);
     if (!pool)
         return NULL;
     size_t bytes = cls_blocks(cls) * sizeof(struct zmm_rec);

@@ -33,8 +33,9 @@ void track_enable(unsigned depth);
  * to the system allocator and are never tracked. */
 ZMM_INLINE bool track_busy(void) { return track_guard; }
 
-/* The calling stack, captured and stored (under the guard). */
-uint32_t track_capture(void);
+/* The calling stack, captured and stored (under the guard); H is the calling thread's heap
+ * (NULL if it has none yet), whose cache of recent stacks spares most unwinds. */
+uint32_t track_capture(struct zmm_heap *h);
 /* Records block P of N requested bytes from H (held by the caller) with STACK. */
 void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack);
 /* P is being freed: its record is no longer live. */
