@@ -317,7 +317,7 @@ bool report_leaks(const struct report_opts *ro)
         apply_suppressions(groups, n, &t, used, frames);
         leaked = t.blocks[SCAN_DIRECT] + t.blocks[SCAN_INDIRECT] > 0;
         bool json = zmm_opt.report_format == FORMAT_JSON;
-        if (leaked || json || t.blocks[SCAN_REACHABLE]) {
+        if (leaked || json) {           /* text: nothing at all without a leak */
             struct out o;
             out_open(&o, report_open());
             if (json)

@@ -169,9 +169,12 @@ static struct zmm_rec *pool_take(struct zmm_heap *h, unsigned cls)
     return a;
 }
 
+/* An array of another run (which may have been another heap's) goes to H's pool. */
 static void pool_give(struct zmm_heap *h, unsigned cls, struct zmm_rec *a)
 {
-    struct rec_pool *pool = h->track;
+    struct rec_pool *pool = pool_of(h);
+    if (!pool)
+        return;                         /* no memory for the pool: the array is lost, not reused */
     *(struct zmm_rec **)a = pool->free[cls];
     pool->free[cls] = a;
 }

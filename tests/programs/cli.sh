@@ -13,6 +13,7 @@ here=$(cd -P -- "$(dirname -- "$0")" && pwd -P)
 lib=${ZMM_LIB:?ZMM_LIB must name libzmm.so}
 # meson's env preloads the library into this script too; the cases set LD_PRELOAD themselves.
 unset LD_PRELOAD ZMM_STATS ZMM_MEMORY_LIMIT ZMM_HUGE_PAGES ZMM_MEM_TYPE ZMM_COMPACT ZMM_ALLOC
+unset ZMM_LEAKS ZMM_REPORT ZMM_REPORT_FORMAT ZMM_LEAK_EXITCODE ZMM_SUPPRESSIONS ZMM_STACK_DEPTH ZMM_ONLY
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zmm-cli.XXXXXX") || exit 1
 chmod 755 "$tmp"
@@ -72,6 +73,10 @@ help)
 	expect out-has="usage: zmm"
 	expect out-has="--limit=SIZE"
 	expect err-empty
+	for opt in --leaks --show-reachable --report=FILE --json --exitcode=N --suppressions=FILE \
+		--stack-depth=N --only=NAME; do
+		expect out-has="$opt"
+	done
 	z -h
 	expect status=0
 	expect out-has="usage: zmm"
@@ -94,6 +99,12 @@ bad-option)
 	z --limit true
 	expect status=2
 	expect err-has="--limit=VALUE"
+	for opt in --report --exitcode --suppressions --stack-depth --only; do
+		z "$opt" true
+		expect status=2
+		expect err-has="$opt=VALUE"
+		expect out=
+	done
 	;;
 lib)
 	z --lib
@@ -144,6 +155,71 @@ flags)
 	expect out=0
 	z --limit=1G --mem-type=malloc --compact=128M sh -c 'echo $ZMM_MEMORY_LIMIT $ZMM_MEM_TYPE $ZMM_COMPACT'
 	expect out="1G malloc 128M"
+	;;
+leak-flags)
+	# each leak option sets its variable and nothing else
+	z -- sh -c 'echo "[$ZMM_LEAKS$ZMM_REPORT$ZMM_REPORT_FORMAT$ZMM_LEAK_EXITCODE$ZMM_SUPPRESSIONS$ZMM_STACK_DEPTH$ZMM_ONLY]"'
+	expect out="[]"
+	z --leaks -- sh -c 'echo "$ZMM_LEAKS [$ZMM_REPORT$ZMM_REPORT_FORMAT$ZMM_LEAK_EXITCODE$ZMM_STACK_DEPTH]"'
+	expect out="1 []"
+	z --show-reachable -- sh -c 'echo $ZMM_LEAKS'
+	expect out=reachable
+	z --leaks --show-reachable -- sh -c 'echo $ZMM_LEAKS'
+	expect out=reachable
+	z --show-reachable --leaks -- sh -c 'echo $ZMM_LEAKS'
+	expect out=reachable
+	z --report=/var/tmp/zmm/r.%p -- sh -c 'echo $ZMM_REPORT'
+	expect out=/var/tmp/zmm/r.%p
+	z --report=stderr -- sh -c 'echo $ZMM_REPORT'
+	expect out=stderr
+	z --json -- sh -c 'echo $ZMM_REPORT_FORMAT'
+	expect out=json
+	z --exitcode=23 -- sh -c 'echo $ZMM_LEAK_EXITCODE'
+	expect out=23
+	z --suppressions=/etc/zmm.supp -- sh -c 'echo $ZMM_SUPPRESSIONS'
+	expect out=/etc/zmm.supp
+	z --stack-depth=4 -- sh -c 'echo $ZMM_STACK_DEPTH'
+	expect out=4
+	z --only=sort,cat -- sh -c 'echo $ZMM_ONLY'
+	expect out=sort,cat
+	z --leaks --json --exitcode=9 --stack-depth=32 --only=sh sh -c 'echo $ZMM_LEAKS $ZMM_REPORT_FORMAT $ZMM_LEAK_EXITCODE $ZMM_STACK_DEPTH $ZMM_ONLY'
+	expect out="1 json 9 32 sh"
+	# relative files are made absolute: the program and its children may change directory
+	mkdir "$tmp/cwd"
+	cd "$tmp/cwd" || exit 1
+	z --report=logs/r.%p --suppressions=my.supp -- sh -c 'cd / && echo $ZMM_REPORT $ZMM_SUPPRESSIONS'
+	expect out="$tmp/cwd/logs/r.%p $tmp/cwd/my.supp"
+	# values are passed on unchecked (the library checks them)
+	z --stack-depth=zero --exitcode=x -- sh -c 'echo $ZMM_STACK_DEPTH $ZMM_LEAK_EXITCODE'
+	expect out="zero x"
+	;;
+leaks)
+	# end to end: sort -n FILE leaks one block of 24 bytes (valgrind agrees)
+	awk 'BEGIN { for (i = 0; i < 100; i++) print (i * 7919) % 1000 }' >"$tmp/numbers"
+	sorted=$(sort -n "$tmp/numbers")
+	z --leaks --exitcode=23 -- sort -n "$tmp/numbers"
+	expect status=23
+	expect out="$sorted"
+	expect err-has="zmm: detected memory leaks (at exit)"
+	expect err-has="Direct leak of 24 byte(s) in 1 object(s) allocated from:"
+	expect err-has="SUMMARY: zmm: 24 byte(s) leaked in 1 allocation(s)."
+	z --leaks -- sort -n "$tmp/numbers"
+	expect status=0
+	expect err-has="SUMMARY: zmm: 24 byte(s) leaked in 1 allocation(s)."
+	z --leaks --exitcode=23 --only=other -- sort -n "$tmp/numbers"
+	expect status=0
+	expect err-empty
+	mkdir "$tmp/reports"
+	z --leaks --json --report="$tmp/reports/r.%p" -- sort -n "$tmp/numbers"
+	expect status=0
+	expect err-empty
+	set -- "$tmp"/reports/r.*
+	check "one report file ($*)" [ $# = 1 ]
+	check "$1 is a file" [ -f "$1" ]
+	check "a JSON report with 24 direct bytes in $1" grep -q '"direct_bytes": *24,' "$1"
+	z --leaks --exitcode=23 -- /bin/true
+	expect status=0
+	expect err-empty
 	;;
 bad-value)
 	# a bad value is passed on; the library names the variable on stderr and the program runs

@@ -1,5 +1,6 @@
-/* Huge blocks, white box: O(1) index in the registry (head and inner slots), the freed mark
- * of cached mappings, reuse from the cache, resize in place or by moving, and trim. */
+/* Huge blocks, white box: O(1) index in the registry (head and inner slots, the end of the
+ * mapping), the freed mark of cached mappings, reuse from the cache, resize in place or by
+ * moving, and trim. */
 #include "huge.h"
 #include "limit.h"
 #include "options.h"
@@ -24,6 +25,14 @@ int main(void)
     }
     CHECK(limit_in_use() == size + PAGE_SIZE, "committed %zu", limit_in_use());
     memset(p, 0xab, size);
+
+    /* The last slot is zmm's only up to the mapping's end: past it, registry_at says nothing
+     * (the kernel may map something else there). */
+    uintptr_t lo, hi, in_tail = (uintptr_t)p + 2 * CHUNK_SIZE + (1u << 20) + PAGE_SIZE;
+    CHECK(registry_at((uintptr_t)p + size, &lo, &hi) == registry_get((uintptr_t)p + 2 * CHUNK_SIZE) &&
+          lo == (uintptr_t)p && hi == (uintptr_t)p + size + PAGE_SIZE, "registry_at inside: [%lx, %lx)",
+          (unsigned long)lo, (unsigned long)hi);
+    CHECK(registry_at(in_tail, &lo, &hi) == 0, "registry_at past the mapping's end");
 
     /* Grow (in place or moved), contents kept, index follows. */
     uint8_t *q = huge_resize(p, e, 9u << 20);
