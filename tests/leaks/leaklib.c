@@ -5,13 +5,9 @@
 
 #include "leaklib.h"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#define NOIPA __attribute__((noipa))
-#else
-#define NOIPA __attribute__((noinline))
-#endif
+#include "keep.h"
+
 #define EXPORT __attribute__((visibility("default")))  /* as in leaklib.h */
-#define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
 
 /* static: its name comes from the symbol table or DWARF, not from the dynamic symbols */
 NOIPA static void *zmmleak_inner(size_t n)

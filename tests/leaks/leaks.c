@@ -51,16 +51,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "keep.h"
 #include "leaklib.h"
-
-#if defined(__GNUC__) && !defined(__clang__)
-#define NOIPA __attribute__((noipa))
-#else
-#define NOIPA __attribute__((noinline))
-#endif
-/* The compiler must have P in a register here and assume memory was read: the call before is not
- * a tail call, and the allocation and the stores into it cannot be dropped. */
-#define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
 
 /* ---- chain ---- */
 NOIPA static void *level3(size_t n)

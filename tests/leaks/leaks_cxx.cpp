@@ -10,12 +10,7 @@
 #include <cstddef>
 #include <cstdio>
 
-#if defined(__GNUC__) && !defined(__clang__)
-#define NOIPA __attribute__((noipa))
-#else
-#define NOIPA __attribute__((noinline))
-#endif
-#define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
+#include "keep.h"
 
 namespace zmmtest {
 
