@@ -59,3 +59,5 @@ EXPORT size_t zmm_memory_usage(void) { return zmm_usage_bytes(); }
 EXPORT size_t zmm_memory_peak(void) { return zmm_peak_bytes(); }
 EXPORT int zmm_set_memory_limit(size_t bytes) { return zmm_limit_bytes(bytes); }
 EXPORT void zmm_stats_print(int fd) { zmm_stats_to(fd); }
+EXPORT unsigned zmm_request_begin(void) { return zmm_request_next("api"); }
+EXPORT unsigned zmm_request_end(void) { return zmm_request_next("api"); }

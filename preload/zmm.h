@@ -27,6 +27,15 @@ int zmm_set_memory_limit(size_t bytes);
 /* Write the ZMM_STATS table to FD now. */
 void zmm_stats_print(int fd);
 
+/* Request boundaries. The process starts in request 1; either call ends the current request
+ * N and starts N + 1 (returned). With ZMM_LEAKS, N's blocks that nothing points to any more
+ * are reported, with the header "(request N)" (a clean request prints nothing); with
+ * ZMM_REQUEST_RECLAIM=1 they are then freed. The caller's stack and registers are roots.
+ * zmm_request_begin() before a request and zmm_request_end() after it make the time between
+ * two requests a request of its own. */
+unsigned zmm_request_begin(void);
+unsigned zmm_request_end(void);
+
 #ifdef __cplusplus
 }
 #endif

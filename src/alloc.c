@@ -15,7 +15,9 @@
 #include "os.h"
 #include "out.h"
 #include "registry.h"
+#include "lock.h"
 #include "report.h"
+#include "scan.h"
 #include "stats.h"
 #include "sys.h"
 #include "depot.h"
@@ -628,12 +630,49 @@ void zmm_exit(void)
         return;
     struct report_opts ro = { .when = "at exit", .trigger = "exit", .at_exit = true,
                               .request = atomic_load(&track_request) };
-    if (report_leaks(&ro) && zmm_opt.leak_exitcode != OPT_UNSET) {
+    if (report_leaks(&ro, NULL) && zmm_opt.leak_exitcode != OPT_UNSET) {
         /* ZMM_LEAK_EXITCODE: the status replaces the program's; its output is flushed
          * first, as exit would have done after this destructor. */
         fflush(NULL);
         _exit((int)zmm_opt.leak_exitcode);
     }
+}
+
+/* ---- request boundaries ------------------------------------------------------------ */
+
+static spinlock_t request_lock;     /* one boundary at a time */
+
+/* Ends the current request N (new blocks are born in N + 1 at once), reports N's unreachable
+ * blocks and, with ZMM_REQUEST_RECLAIM, frees them. The caller's frames are roots from here
+ * up (its registers were saved into them). Returns N + 1. */
+static ZMM_NOINLINE uint32_t request_cross(const char *trigger)
+{
+    if (!alloc_ready() || !tracking)
+        return atomic_fetch_add(&track_request, 1) + 1;
+    spin_lock(&request_lock);
+    uint32_t n = atomic_fetch_add(&track_request, 1);
+    char when[32];
+    out_format(when, sizeof when, "request %u", n);
+    struct report_opts ro = { .when = when, .trigger = trigger, .request = n, .only_request = n,
+                              .stack_from = (uintptr_t)__builtin_frame_address(0) };
+    struct scan_result leaked;
+    report_leaks(&ro, zmm_opt.request_reclaim ? &leaked : NULL);
+    spin_unlock(&request_lock);
+    if (zmm_opt.request_reclaim) {
+        for (size_t i = 0; i < leaked.count; i++)
+            if (leaked.items[i].kind != SCAN_REACHABLE)
+                zmm_free((void *)leaked.items[i].start);
+        scan_release(&leaked);
+    }
+    return n + 1;
+}
+
+uint32_t zmm_request_next(const char *trigger)
+{
+    __builtin_unwind_init();            /* the caller's registers, onto this frame */
+    uint32_t n = request_cross(trigger);
+    __asm__ volatile("" ::: "memory");  /* keeps this frame (no tail call) */
+    return n;
 }
 
 const char *zmm_engine_version(void) { return ZMM_VERSION; }

@@ -32,7 +32,8 @@ void *zmm_dlopen(const char *file, int mode);
 void zmm_start(void);
 void zmm_exit(void);
 
-/* zmm.h's API. */
+/* zmm.h's API. A request boundary (TRIGGER "api" or "request"): returns the new request. */
+uint32_t zmm_request_next(const char *trigger);
 const char *zmm_engine_version(void);
 size_t zmm_usage_bytes(void);
 size_t zmm_peak_bytes(void);

@@ -20,7 +20,8 @@ enum mem_type { MEM_MMAP_ANON, MEM_MMAP_ZERO, MEM_MALLOC };
     X(LEAK_EXITCODE, exitcode, leak_exitcode, "unchanged", "exit status (1..255) when leaks are found at exit") \
     X(SUPPRESSIONS, text,    suppressions, "",          "file of leak:PATTERN lines (function, source file or object)") \
     X(STACK_DEPTH,  depth,   stack_depth,  "16",        "frames kept per allocation stack (1..64)") \
-    X(ONLY,         text,    only,         "",          "track and report only in these executables: name[,name]")
+    X(ONLY,         text,    only,         "",          "track and report only in these executables: name[,name]") \
+    X(REQUEST_RECLAIM, flag, request_reclaim, "0",      "1 frees the unreachable blocks of each ended request (with ZMM_LEAKS)")
 
 #define OPT_UNSET ((size_t)-1)   /* "adaptive" / "-1" for size options, "unchanged" exit code */
 #define STACK_DEPTH_MAX 64

@@ -291,7 +291,7 @@ static int report_open(void)
 
 /* ---- the report -------------------------------------------------------------------- */
 
-bool report_leaks(const struct report_opts *ro)
+bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_blocks)
 {
     bool was = track_guard;
     track_guard = true;
@@ -299,6 +299,8 @@ bool report_leaks(const struct report_opts *ro)
                             .request = ro->only_request, .stack_from = ro->stack_from };
     struct scan_result r;
     bool leaked = false;
+    if (leaked_blocks)
+        *leaked_blocks = (struct scan_result){ 0 };
     if (!scan_run(&so, &r)) {
         out_warn("not enough memory to scan the heap; no leak report");
         track_guard = was;
@@ -317,7 +319,7 @@ bool report_leaks(const struct report_opts *ro)
         apply_suppressions(groups, n, &t, used, frames);
         leaked = t.blocks[SCAN_DIRECT] + t.blocks[SCAN_INDIRECT] > 0;
         bool json = zmm_opt.report_format == FORMAT_JSON;
-        if (leaked || json) {           /* text: nothing at all without a leak */
+        if (leaked || (json && ro->at_exit)) {   /* else nothing at all: a clean request is quiet */
             struct out o;
             out_open(&o, report_open());
             if (json)
@@ -332,7 +334,10 @@ bool report_leaks(const struct report_opts *ro)
     }
     os_unmap_scratch(frames, STACK_DEPTH_MAX * sizeof *frames);
     os_unmap_scratch(groups, gbytes);
-    scan_release(&r);
+    if (leaked_blocks)
+        *leaked_blocks = r;
+    else
+        scan_release(&r);
     track_guard = was;
     return leaked;
 }

@@ -2,7 +2,7 @@
 #ifndef ZMM_REPORT_H
 #define ZMM_REPORT_H
 
-#include "defs.h"
+#include "scan.h"
 
 struct report_opts {
     const char *when;           /* the header's parenthesis: "at exit", "request 3" */
@@ -13,7 +13,9 @@ struct report_opts {
     uintptr_t stack_from;       /* not at exit: the caller's live stack starts here */
 };
 
-/* Scans and writes the report; true if unsuppressed leaks (direct or indirect) were found. */
-bool report_leaks(const struct report_opts *ro);
+/* Scans and writes the report; true if unsuppressed leaks (direct or indirect) were found.
+ * With LEAKED, the leaked blocks themselves (suppressed ones included) are handed over there
+ * (scan_release gives the memory back); else LEAKED->count is 0. */
+bool report_leaks(const struct report_opts *ro, struct scan_result *leaked);
 
 #endif

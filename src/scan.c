@@ -17,13 +17,16 @@
 #include "world.h"
 
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define RED_ZONE 128                    /* bytes below a stack pointer that may be live */
-#define MAX_EXCLUDED 8
+#define MAX_EXCLUDED 12
+
+extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
 
 struct range {
     uintptr_t lo, hi;
@@ -33,6 +36,7 @@ struct mapping {
     uintptr_t lo, hi;
     char perms[5];
     bool named_device;                  /* a /dev/ path other than /dev/zero */
+    bool brk_heap;                      /* "[heap]": the system allocator's */
 };
 
 struct pending {
@@ -57,6 +61,23 @@ static void exclude(struct scan *s, const void *p, size_t size)
 {
     if (p && s->excluded_count < MAX_EXCLUDED)
         s->excluded[s->excluded_count++] = (struct range){ (uintptr_t)p, (uintptr_t)p + size };
+}
+
+/* zmm's own writable segments: its caches keep addresses of blocks long gone (a huge mapping
+ * taken from the cache again is live under an old entry's address). */
+static void exclude_self(struct scan *s)
+{
+    const ElfW(Ehdr) *eh = &__ehdr_start;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
+    uintptr_t bias = (uintptr_t)eh;
+    for (unsigned i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
+            bias = (uintptr_t)eh - ph[i].p_vaddr;
+    for (unsigned i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_W)) {
+            uintptr_t lo = (bias + ph[i].p_vaddr) & ~(uintptr_t)(PAGE_SIZE - 1);
+            exclude(s, (void *)lo, align_up(bias + ph[i].p_vaddr + ph[i].p_memsz, PAGE_SIZE) - lo);
+        }
 }
 
 /* ---- marking ----------------------------------------------------------------------- */
@@ -246,6 +267,8 @@ static const char *parse_mapping(const char *p, struct mapping *m)
     const char *path = strchr(p, '/');
     m->named_device = path && (!eol || path < eol) && !strncmp(path, "/dev/", 5) &&
                       strncmp(path, "/dev/zero", 9);
+    const char *heap = strstr(p, "[heap]");
+    m->brk_heap = heap && (!eol || heap < eol);
     return eol ? eol + 1 : p + strlen(p);
 }
 
@@ -255,7 +278,9 @@ static void mark_roots(struct scan *s, const char *maps)
     bool have_prev = false;
     for (const char *p = maps; *p;) {
         p = parse_mapping(p, &m);
-        if (m.perms[0] == 'r' && m.perms[1] == 'w' && m.perms[3] == 'p' && !m.named_device)
+        /* The brk heap is glibc's, which only zmm's own work uses once zmm is in place (libdw,
+         * libunwind); its freed memory holds stale addresses of mappings long gone. */
+        if (m.perms[0] == 'r' && m.perms[1] == 'w' && m.perms[3] == 'p' && !m.named_device && !m.brk_heap)
             mark_mapping(s, &m, have_prev ? &prev : NULL);
         prev = m;
         have_prev = true;
@@ -308,7 +333,6 @@ static void mark_indirect(uintptr_t start, size_t size, struct zmm_rec *r, void 
 static void collect(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
 {
     struct scan *s = ctx;
-    (void)start;
     uint32_t st = atomic_load_explicit(&r->state, memory_order_relaxed);
     atomic_fetch_and_explicit(&r->state, ~(uint32_t)(REC_REACHED | REC_INDIRECT), memory_order_relaxed);
     if (st & REC_RUNTIME)
@@ -319,7 +343,7 @@ static void collect(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
                   : s->opts->reachable ? SCAN_REACHABLE : 0;
     struct scan_result *out = s->out;
     if (kind && out->count < s->live)
-        out->items[out->count++] = (struct scan_item){ r->stack, kind, size };
+        out->items[out->count++] = (struct scan_item){ r->stack, kind, size, start };
 }
 
 /* ---- the scan ---------------------------------------------------------------------- */
@@ -345,6 +369,7 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
         exclude(&s, s.stack, live * sizeof(struct pending));
         exclude(&s, maps, maps_cap);
         exclude(&s, s.threads, sizeof *s.threads * WORLD_MAX);
+        exclude_self(&s);
         track_walk(seed_runtime, &s);
         mark_drain(&s);
         mark_roots(&s, maps);

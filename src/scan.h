@@ -17,6 +17,7 @@ struct scan_item {
     uint32_t stack;             /* depot id */
     uint32_t kind;              /* SCAN_* */
     uint64_t size;              /* requested bytes */
+    uintptr_t start;            /* the block */
 };
 
 struct scan_result {

@@ -14,7 +14,7 @@ bad() { echo "FAIL: $*"; fail=1; }
 expected="__libc_calloc __libc_free __libc_malloc __libc_memalign __libc_pvalloc __libc_realloc
 __libc_valloc aligned_alloc calloc cfree dlopen free free_aligned_sized free_sized mallinfo mallinfo2
 malloc malloc_info malloc_stats malloc_trim malloc_usable_size mallopt memalign posix_memalign pvalloc
-realloc reallocarray valloc zmm_memory_peak zmm_memory_usage zmm_set_memory_limit zmm_stats_print
+realloc reallocarray valloc zmm_memory_peak zmm_memory_usage zmm_request_begin zmm_request_end zmm_set_memory_limit zmm_stats_print
 zmm_version"
 syms=$(LC_ALL=C readelf --dyn-syms -W "$lib") || { echo "FAIL: readelf $lib"; exit 1; }
 defined=$(printf '%s\n' "$syms" | awk '$5 == "GLOBAL" && $7 != "UND" { print $8 }' | LC_ALL=C sort | tr '\n' ' ')
