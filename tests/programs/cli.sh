@@ -174,6 +174,8 @@ leak-flags)
 	expect out=stderr
 	z --json -- sh -c 'echo $ZMM_REPORT_FORMAT'
 	expect out=json
+	z --reclaim -- sh -c 'echo $ZMM_REQUEST_RECLAIM'
+	expect out=1
 	z --exitcode=23 -- sh -c 'echo $ZMM_LEAK_EXITCODE'
 	expect out=23
 	z --suppressions=/etc/zmm.supp -- sh -c 'echo $ZMM_SUPPRESSIONS'

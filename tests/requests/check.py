@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""check.py: request boundaries (zmm_request_end) under LD_PRELOAD=$ZMM_LIB with ZMM_LEAKS=1.
+
+cases:
+  reports   6 requests of loop: requests 2, 4 and 6 each report 2 MiB leaked from handle at the
+            @leak line, called from main at @end; 1, 3 and 5 print nothing; at exit all three.
+  reclaim   150 requests leaking 2 MiB every other one: with ZMM_REQUEST_RECLAIM=1 RSS stays
+            under 40 MiB and the cache is intact; without it RSS passes 140 MiB.
+  ctypes    python3 calls zmm_request_end through ctypes: the returned numbers count up and a
+            leak made in between (malloc called through ctypes, its result dropped) is reported
+            in its request.
+usage: check.py LOOP SOURCE CASE
+"""
+import os
+import re
+import subprocess
+import sys
+
+LOOP, SOURCE, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
+
+
+def line_of(marker):
+    with open(SOURCE) as f:
+        for n, text in enumerate(f, 1):
+            if "/* @%s */" % marker in text:
+                return n
+    raise SystemExit("no marker @%s in %s" % (marker, SOURCE))
+
+
+def run(args, **env):
+    e = dict(os.environ, ZMM_LEAKS="1", **env)
+    p = subprocess.run(args, env=e, capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise SystemExit("FAIL: %s exited %d\n%s" % (args, p.returncode, p.stderr[-2000:]))
+    return p.stdout, p.stderr
+
+
+def reports(err):
+    """[(when, [(kind, bytes, objects, [frames])])] from the text reports in ERR."""
+    out = []
+    for block in re.split(r"(?m)^==\d+==zmm: detected memory leaks ", err)[1:]:
+        when = re.match(r"\(([^)]*)\)", block).group(1)
+        groups = []
+        for g in re.finditer(r"(?m)^(Direct|Indirect) leak of (\d+) byte\(s\) in (\d+) object\(s\) allocated from:\n((?:    #.*\n)+)", block):
+            frames = re.findall(r"#\d+ 0x[0-9a-f]+ in (\S+) (\S+:\d+)", g.group(4))
+            groups.append((g.group(1), int(g.group(2)), int(g.group(3)), frames))
+        out.append((when, groups))
+    return out
+
+
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    print(("ok: " if cond else "FAIL: ") + what)
+    failures += not cond
+
+
+if CASE == "reports":
+    leak = ("handle", "loop.c:%d" % line_of("leak"))
+    out, err = run([LOOP, "6"])
+    got = reports(err)
+    whens = [w for w, _ in got]
+    check(whens == ["request 2", "request 4", "request 6", "at exit"], "reports in order: %s" % whens)
+    for when, groups in got[:3]:
+        check(len(groups) == 1 and groups[0][:3] == ("Direct", 2 << 20, 1), "%s: one 2 MiB direct leak: %s" % (when, [g[:3] for g in groups]))
+        check(groups and groups[0][3][:1] == [leak], "%s: leaked at %s: %s" % (when, leak, groups[0][3][:2] if groups else None))
+    exit_groups = got[-1][1] if got else []
+    check([g[:3] for g in exit_groups] == [("Direct", 6 << 20, 3)], "at exit: the three together: %s" % [g[:3] for g in exit_groups])
+    check("requests 6, cache 6/6 intact" in out, "program output: %s" % out.strip())
+elif CASE == "reclaim":
+    out, _ = run([LOOP, "150"], ZMM_REQUEST_RECLAIM="1")
+    m = re.search(r"requests (\d+), cache (\d+)/(\d+) intact, rss (\d+) MiB", out)
+    check(m and m.group(1) == "150" and m.group(2) == m.group(3) == "16", "reclaim: %s" % out.strip())
+    check(m and int(m.group(4)) < 40, "reclaim: RSS stays flat: %s MiB" % (m and m.group(4)))
+    out, _ = run([LOOP, "150"])
+    m = re.search(r"rss (\d+) MiB", out)
+    check(m and int(m.group(1)) > 140, "no reclaim: RSS grows 2 MiB a leaky request: %s MiB" % (m and m.group(1)))
+elif CASE == "ctypes":
+    script = (
+        "import ctypes\n"
+        "zmm = ctypes.CDLL(None)\n"
+        "end = zmm.zmm_request_end\n"
+        "end.restype = ctypes.c_uint\n"
+        "a = end()\n"
+        # malloc from the global scope (zmm's; CDLL('libc.so.6').malloc would be glibc's own),
+        # its result never turned into a Python int, whose stale copy would keep the block
+        "zmm.malloc.restype = None\n"
+        "zmm.malloc(123457)\n"
+        "b = end()\n"
+        "print(a, b)\n")
+    out, err = run([sys.executable, "-c", script])
+    check(re.fullmatch(r"(\d+) (\d+)\n", out) and int(out.split()[1]) == int(out.split()[0]) + 1, "numbers count up: %s" % out.strip())
+    got = reports(err)
+    leaked = [(w, g[:3]) for w, gs in got if w.startswith("request") for g in gs if g[1] == 123457]
+    check(len(leaked) == 1 and leaked[0][1] == ("Direct", 123457, 1), "the ctypes malloc reported in its request: %s" % leaked)
+else:
+    raise SystemExit("unknown case " + CASE)
+sys.exit(1 if failures else 0)

@@ -1,0 +1,49 @@
+/* loop: a request loop. Requests whose number is even leak 2 MiB (the block's only pointer dies
+ * with handle's frame); every request puts a string in a cache that must survive reclaim.
+ * After each request it calls zmm_request_end, found with dlsym so that it runs without zmm.
+ * Prints the cache check and its RSS at the end.
+ * usage: loop REQUESTS */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CACHE 16
+
+static char *cache[CACHE];
+static char *volatile sink;
+
+__attribute__((noinline)) static void handle(unsigned request)
+{
+    char *block = malloc((size_t)2 << 20); /* @leak */
+    memset(block, 'x', 4096);
+    sink = block;
+    if (request % 2)
+        free(block);
+    sink = NULL;
+    free(cache[request % CACHE]);
+    cache[request % CACHE] = strdup("kept in the cache"); /* @cache */
+}
+
+int main(int argc, char **argv)
+{
+    unsigned requests = argc > 1 ? (unsigned)atoi(argv[1]) : 6;
+    unsigned (*request_end)(void);
+    *(void **)&request_end = dlsym(RTLD_DEFAULT, "zmm_request_end");
+    unsigned current = 1;
+    for (unsigned i = 0; i < requests; i++) {
+        handle(current);
+        current = request_end ? request_end() : current + 1; /* @end */
+    }
+    unsigned intact = 0;
+    for (unsigned i = 0; i < CACHE; i++)
+        intact += cache[i] && !strcmp(cache[i], "kept in the cache");
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages, rss;
+    if (!f || fscanf(f, "%ld %ld", &pages, &rss) != 2)
+        return 1;
+    fclose(f);
+    printf("requests %u, cache %u/%u intact, rss %ld MiB\n", current - 1, intact,
+           requests < CACHE ? requests : CACHE, rss * 4096 >> 20);
+    return 0;
+}
