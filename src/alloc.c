@@ -17,6 +17,7 @@
 #include "registry.h"
 #include "lock.h"
 #include "report.h"
+#include "request.h"
 #include "scan.h"
 #include "stats.h"
 #include "sys.h"
@@ -44,6 +45,7 @@ static void alloc_fork_child(void)
     huge_after_fork();
     heap_after_fork();
     depot_after_fork();
+    request_after_fork();
 }
 
 static ZMM_COLD void alloc_boot(void)
@@ -59,7 +61,8 @@ static ZMM_COLD void alloc_boot(void)
     os_configure((unsigned)zmm_opt.mem_type, zmm_opt.huge_pages);
     limit_set(zmm_opt.memory_limit);
     system_only = !zmm_opt.alloc;
-    tracking = !system_only && zmm_opt.leaks != LEAKS_OFF && options_selects_program(zmm_opt.only.s);
+    tracking = !system_only && (zmm_opt.leaks != LEAKS_OFF || zmm_opt.request_reclaim) &&
+               options_selects_program(zmm_opt.only.s);
     if (tracking)
         track_enable((unsigned)zmm_opt.stack_depth);
     heap_init(!tracking);
@@ -427,6 +430,7 @@ static void *tracked_alloc(size_t align, size_t n)
 {
     if (track_busy())
         return align ? sys_memalign(align, n) : sys_malloc(n);
+    request_ensure_worker();
     uint32_t stack = track_capture(heap_self);
     struct zmm_heap *h = tracked_enter();
     void *p = align ? heap_aligned(h, align, n) : heap_malloc(h, n);
@@ -613,49 +617,22 @@ void *zmm_dlopen(const char *file, int mode)
     return sys_dlopen(file, mode & ~RTLD_DEEPBIND);
 }
 
-/* ---- start, exit and zmm.h --------------------------------------------------------- */
-
-void zmm_start(void)
-{
-    alloc_ready();
-    if (zmm_opt.stats || tracking)
-        out_keep_stderr();
-}
-
-void zmm_exit(void)
-{
-    if (zmm_opt.stats)
-        stats_write(out_report_fd(), "at exit");
-    if (!tracking)
-        return;
-    struct report_opts ro = { .when = "at exit", .trigger = "exit", .at_exit = true,
-                              .request = atomic_load(&track_request) };
-    if (report_leaks(&ro, NULL) && zmm_opt.leak_exitcode != OPT_UNSET) {
-        /* ZMM_LEAK_EXITCODE: the status replaces the program's; its output is flushed
-         * first, as exit would have done after this destructor. */
-        fflush(NULL);
-        _exit((int)zmm_opt.leak_exitcode);
-    }
-}
-
 /* ---- request boundaries ------------------------------------------------------------ */
 
-static spinlock_t request_lock;     /* one boundary at a time */
+static spinlock_t request_lock;     /* one report at a time (libdw's session is one) */
 
-/* Ends the current request N (new blocks are born in N + 1 at once), reports N's unreachable
- * blocks and, with ZMM_REQUEST_RECLAIM, frees them. The caller's frames are roots from here
- * up (its registers were saved into them). Returns N + 1. */
-static ZMM_NOINLINE uint32_t request_cross(const char *trigger)
+/* Request ENDED is over: report its unreachable blocks (ZMM_LEAKS) and, with
+ * ZMM_REQUEST_RECLAIM, free them. */
+static void request_close(uint32_t ended, const char *trigger, bool own_thread, bool at_exit,
+                          uintptr_t stack_from)
 {
-    if (!alloc_ready() || !tracking)
-        return atomic_fetch_add(&track_request, 1) + 1;
-    spin_lock(&request_lock);
-    uint32_t n = atomic_fetch_add(&track_request, 1);
     char when[32];
-    out_format(when, sizeof when, "request %u", n);
-    struct report_opts ro = { .when = when, .trigger = trigger, .request = n, .only_request = n,
-                              .stack_from = (uintptr_t)__builtin_frame_address(0) };
+    out_format(when, sizeof when, "request %u", ended);
+    struct report_opts ro = { .when = when, .trigger = trigger, .request = ended, .only_request = ended,
+                              .own_thread = own_thread, .at_exit = at_exit, .stack_from = stack_from,
+                              .silent = zmm_opt.leaks == LEAKS_OFF };
     struct scan_result leaked;
+    spin_lock(&request_lock);
     report_leaks(&ro, zmm_opt.request_reclaim ? &leaked : NULL);
     spin_unlock(&request_lock);
     if (zmm_opt.request_reclaim) {
@@ -664,15 +641,64 @@ static ZMM_NOINLINE uint32_t request_cross(const char *trigger)
                 zmm_free((void *)leaked.items[i].start);
         scan_release(&leaked);
     }
-    return n + 1;
+}
+
+/* From ZMM_REQUEST_SIGNAL, on zmm's request thread (or at exit). */
+static void request_from_signal(uint32_t ended, bool at_exit)
+{
+    request_close(ended, "request", !at_exit, at_exit, 0);
+}
+
+/* Ends the current request N (new blocks are born in N + 1 at once); the caller's frames are
+ * roots from here up (its registers were saved into them). Returns N + 1. */
+static ZMM_NOINLINE uint32_t request_from_api(const char *trigger)
+{
+    if (!alloc_ready() || !tracking)
+        return atomic_fetch_add(&track_request, 1) + 1;
+    uint32_t ended = atomic_fetch_add(&track_request, 1);
+    request_close(ended, trigger, false, false, (uintptr_t)__builtin_frame_address(0));
+    return ended + 1;
 }
 
 uint32_t zmm_request_next(const char *trigger)
 {
     __builtin_unwind_init();            /* the caller's registers, onto this frame */
-    uint32_t n = request_cross(trigger);
+    uint32_t n = request_from_api(trigger);
     __asm__ volatile("" ::: "memory");  /* keeps this frame (no tail call) */
     return n;
+}
+
+/* ---- start, exit and zmm.h --------------------------------------------------------- */
+
+void zmm_start(void)
+{
+    alloc_ready();
+    if (zmm_opt.stats || tracking)
+        out_keep_stderr();
+    if (tracking)
+        request_start((int)zmm_opt.request_signal, request_from_signal);
+}
+
+void zmm_exit(void)
+{
+    if (zmm_opt.stats)
+        stats_write(out_report_fd(), "at exit");
+    if (!tracking)
+        return;
+    request_flush();
+    if (zmm_opt.leaks == LEAKS_OFF)
+        return;
+    struct report_opts ro = { .when = "at exit", .trigger = "exit", .at_exit = true,
+                              .request = atomic_load(&track_request) };
+    spin_lock(&request_lock);           /* not while the request thread writes a report */
+    bool leaked = report_leaks(&ro, NULL);
+    spin_unlock(&request_lock);
+    if (leaked && zmm_opt.leak_exitcode != OPT_UNSET) {
+        /* ZMM_LEAK_EXITCODE: the status replaces the program's; its output is flushed
+         * first, as exit would have done after this destructor. */
+        fflush(NULL);
+        _exit((int)zmm_opt.leak_exitcode);
+    }
 }
 
 const char *zmm_engine_version(void) { return ZMM_VERSION; }

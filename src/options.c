@@ -7,6 +7,7 @@
 #include "out.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -110,6 +111,35 @@ bool options_parse_depth(const char *s, void *out)
 {
     size_t v;
     return parse_uint(s, STACK_DEPTH_MAX, &v) && v > 0 && set_number(out, v);
+}
+
+/* A signal by name (with or without SIG), by number, or RTMIN+N / RTMAX-N; "none" is 0. Not
+ * KILL or STOP, which cannot be caught, nor the one zmm stops threads with (RTMAX-2). */
+bool options_parse_signal(const char *s, void *out)
+{
+    static const struct { const char *name; int sig; } names[] = {
+        { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "USR1", SIGUSR1 },
+        { "USR2", SIGUSR2 }, { "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "CONT", SIGCONT },
+        { "WINCH", SIGWINCH }, { "PWR", SIGPWR }, { "URG", SIGURG },
+    };
+    if (!strcmp(s, "none") || !strcmp(s, "0"))
+        return set_number(out, 0);
+    if (!strncmp(s, "SIG", 3))
+        s += 3;
+    size_t v = 0, n;
+    if (!strncmp(s, "RTMIN+", 6) && parse_uint(s + 6, 64, &n))
+        v = (size_t)SIGRTMIN + n;
+    else if (!strncmp(s, "RTMAX-", 6) && parse_uint(s + 6, 64, &n) && n <= (size_t)SIGRTMAX)
+        v = (size_t)SIGRTMAX - n;
+    else if (parse_uint(s, 64, &n))
+        v = n;
+    else
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (!strcmp(s, names[i].name))
+                v = (size_t)names[i].sig;
+    if (v == 0 || v > (size_t)SIGRTMAX || v == SIGKILL || v == SIGSTOP || v == (size_t)SIGRTMAX - 2)
+        return false;
+    return set_number(out, v);
 }
 
 bool options_parse_text(const char *s, void *out)

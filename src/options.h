@@ -21,7 +21,8 @@ enum mem_type { MEM_MMAP_ANON, MEM_MMAP_ZERO, MEM_MALLOC };
     X(SUPPRESSIONS, text,    suppressions, "",          "file of leak:PATTERN lines (function, source file or object)") \
     X(STACK_DEPTH,  depth,   stack_depth,  "16",        "frames kept per allocation stack (1..64)") \
     X(ONLY,         text,    only,         "",          "track and report only in these executables: name[,name]") \
-    X(REQUEST_RECLAIM, flag, request_reclaim, "0",      "1 frees the unreachable blocks of each ended request (with ZMM_LEAKS)")
+    X(REQUEST_RECLAIM, flag, request_reclaim, "0",      "1 frees the unreachable blocks of each ended request") \
+    X(REQUEST_SIGNAL, signal, request_signal, "none",   "signal that marks a request boundary: USR2, SIGUSR1, 12, RTMIN+3 ...")
 
 #define OPT_UNSET ((size_t)-1)   /* "adaptive" / "-1" for size options, "unchanged" exit code */
 #define STACK_DEPTH_MAX 64
@@ -37,6 +38,7 @@ typedef struct { char s[1024]; } opt_text_t;
 #define OPT_TYPE_format   size_t
 #define OPT_TYPE_exitcode size_t
 #define OPT_TYPE_depth    size_t
+#define OPT_TYPE_signal   size_t
 #define OPT_TYPE_text     opt_text_t
 
 struct zmm_options {
@@ -64,6 +66,7 @@ bool options_parse_leaks(const char *s, void *out);
 bool options_parse_format(const char *s, void *out);
 bool options_parse_exitcode(const char *s, void *out);
 bool options_parse_depth(const char *s, void *out);
+bool options_parse_signal(const char *s, void *out);
 bool options_parse_text(const char *s, void *out);
 
 #endif

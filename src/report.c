@@ -295,7 +295,8 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
 {
     bool was = track_guard;
     track_guard = true;
-    struct scan_opts so = { .at_exit = ro->at_exit, .reachable = zmm_opt.leaks == LEAKS_REACHABLE,
+    struct scan_opts so = { .at_exit = ro->at_exit, .own_thread = ro->own_thread,
+                            .reachable = zmm_opt.leaks == LEAKS_REACHABLE,
                             .request = ro->only_request, .stack_from = ro->stack_from };
     struct scan_result r;
     bool leaked = false;
@@ -303,6 +304,14 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         *leaked_blocks = (struct scan_result){ 0 };
     if (!scan_run(&so, &r)) {
         out_warn("not enough memory to scan the heap; no leak report");
+        track_guard = was;
+        return false;
+    }
+    if (ro->silent) {                   /* reclaim only: no groups, no symbols */
+        if (leaked_blocks)
+            *leaked_blocks = r;
+        else
+            scan_release(&r);
         track_guard = was;
         return false;
     }
@@ -319,7 +328,7 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         apply_suppressions(groups, n, &t, used, frames);
         leaked = t.blocks[SCAN_DIRECT] + t.blocks[SCAN_INDIRECT] > 0;
         bool json = zmm_opt.report_format == FORMAT_JSON;
-        if (leaked || (json && ro->at_exit)) {   /* else nothing at all: a clean request is quiet */
+        if (!ro->silent && (leaked || (json && ro->at_exit))) {   /* a clean request is quiet */
             struct out o;
             out_open(&o, report_open());
             if (json)

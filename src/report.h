@@ -10,6 +10,8 @@ struct report_opts {
     uint32_t request;           /* JSON: the request the report is about */
     uint32_t only_request;      /* only blocks born in this request; 0 for all */
     bool at_exit;               /* the calling thread is exiting */
+    bool own_thread;            /* the calling thread is zmm's (the request worker) */
+    bool silent;                /* scan (for reclaim) but write nothing */
     uintptr_t stack_from;       /* not at exit: the caller's live stack starts here */
 };
 

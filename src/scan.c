@@ -197,6 +197,8 @@ static void mark_mapping(struct scan *s, const struct mapping *m, const struct m
     if (contains(m, s->self_sp)) {
         if (s->opts->at_exit)
             lo = exit_caller(m, s->self_sp, contains(m, s->self_tp) ? s->self_tp : m->hi);
+        else if (s->opts->own_thread)
+            lo = contains(m, s->self_tp) ? s->self_tp : m->hi;
         else
             lo = live_stack && lo < s->opts->stack_from ? lo : s->opts->stack_from;
         live_stack = true;

@@ -8,6 +8,7 @@ enum { SCAN_DIRECT = 1, SCAN_INDIRECT, SCAN_REACHABLE };
 
 struct scan_opts {
     bool at_exit;               /* the calling thread is exiting: its stack holds no roots */
+    bool own_thread;            /* the calling thread is zmm's: its stack holds no roots */
     bool reachable;             /* also list reachable blocks (SCAN_REACHABLE) */
     uint32_t request;           /* only blocks born in this request; 0 for all */
     uintptr_t stack_from;       /* not at exit: the caller's stack holds roots from here up */

@@ -14,6 +14,7 @@ lib=${ZMM_LIB:?ZMM_LIB must name libzmm.so}
 # meson's env preloads the library into this script too; the cases set LD_PRELOAD themselves.
 unset LD_PRELOAD ZMM_STATS ZMM_MEMORY_LIMIT ZMM_HUGE_PAGES ZMM_MEM_TYPE ZMM_COMPACT ZMM_ALLOC
 unset ZMM_LEAKS ZMM_REPORT ZMM_REPORT_FORMAT ZMM_LEAK_EXITCODE ZMM_SUPPRESSIONS ZMM_STACK_DEPTH ZMM_ONLY
+unset ZMM_REQUEST_SIGNAL ZMM_REQUEST_RECLAIM
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zmm-cli.XXXXXX") || exit 1
 chmod 755 "$tmp"
@@ -176,6 +177,8 @@ leak-flags)
 	expect out=json
 	z --reclaim -- sh -c 'echo $ZMM_REQUEST_RECLAIM'
 	expect out=1
+	z --request-signal=USR2 -- sh -c 'echo $ZMM_REQUEST_SIGNAL'
+	expect out=USR2
 	z --exitcode=23 -- sh -c 'echo $ZMM_LEAK_EXITCODE'
 	expect out=23
 	z --suppressions=/etc/zmm.supp -- sh -c 'echo $ZMM_SUPPRESSIONS'
@@ -194,6 +197,29 @@ leak-flags)
 	# values are passed on unchecked (the library checks them)
 	z --stack-depth=zero --exitcode=x -- sh -c 'echo $ZMM_STACK_DEPTH $ZMM_LEAK_EXITCODE'
 	expect out="zero x"
+	;;
+request)
+	# zmm request PID sends the signal the process's ZMM_REQUEST_SIGNAL names; the process (under
+	# zmm) reports the request's leak: a block malloc'd through ctypes, its address dropped
+	py='import ctypes, time; m = ctypes.CDLL(None).malloc; m.restype = None; m(54321); time.sleep(3)'
+	"$zmm" --leaks --request-signal=USR2 -- /usr/bin/python3 -c "$py" >"$tmp/out" 2>"$tmp/err" &
+	pid=$!
+	sleep 1
+	z request "$pid"
+	expect status=0
+	wait "$pid"
+	check "the program exits normally after the signal" [ $? = 0 ]
+	err=$(cat "$tmp/err")
+	expect err-has="zmm: detected memory leaks (request 1)"
+	expect err-has="Direct leak of 54321 byte(s) in 1 object(s) allocated from:"
+	/bin/sleep 3 &
+	z request $!
+	expect status=1
+	expect err-has="has no ZMM_REQUEST_SIGNAL"
+	z request 12x
+	expect status=2
+	z request
+	expect status=2
 	;;
 leaks)
 	# end to end: sort -n FILE leaks one block of 24 bytes (valgrind agrees)

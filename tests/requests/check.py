@@ -6,6 +6,10 @@ cases:
             @leak line, called from main at @end; 1, 3 and 5 print nothing; at exit all three.
   reclaim   150 requests leaking 2 MiB every other one: with ZMM_REQUEST_RECLAIM=1 RSS stays
             under 40 MiB and the cache is intact; without it RSS passes 140 MiB.
+  signal    the same 6 requests, each ended by SIGUSR2 (ZMM_REQUEST_SIGNAL=USR2): the same
+            reports, written by zmm's request thread; and reclaim by signal without ZMM_LEAKS
+            (nothing printed, RSS flat).
+  handler   the program installs its own SIGUSR2 handler after start-up: zmm says so once.
   ctypes    python3 calls zmm_request_end through ctypes: the returned numbers count up and a
             leak made in between (malloc called through ctypes, its result dropped) is reported
             in its request.
@@ -28,7 +32,7 @@ def line_of(marker):
 
 
 def run(args, **env):
-    e = dict(os.environ, ZMM_LEAKS="1", **env)
+    e = dict(os.environ, **dict({"ZMM_LEAKS": "1"}, **env))
     p = subprocess.run(args, env=e, capture_output=True, text=True, timeout=120)
     if p.returncode != 0:
         raise SystemExit("FAIL: %s exited %d\n%s" % (args, p.returncode, p.stderr[-2000:]))
@@ -57,9 +61,8 @@ def check(cond, what):
     failures += not cond
 
 
-if CASE == "reports":
+def check_reports(out, err):
     leak = ("handle", "loop.c:%d" % line_of("leak"))
-    out, err = run([LOOP, "6"])
     got = reports(err)
     whens = [w for w, _ in got]
     check(whens == ["request 2", "request 4", "request 6", "at exit"], "reports in order: %s" % whens)
@@ -69,6 +72,23 @@ if CASE == "reports":
     exit_groups = got[-1][1] if got else []
     check([g[:3] for g in exit_groups] == [("Direct", 6 << 20, 3)], "at exit: the three together: %s" % [g[:3] for g in exit_groups])
     check("requests 6, cache 6/6 intact" in out, "program output: %s" % out.strip())
+
+
+if CASE == "reports":
+    check_reports(*run([LOOP, "6"]))
+elif CASE == "signal":
+    check_reports(*run([LOOP, "6", "signal"], ZMM_REQUEST_SIGNAL="USR2"))
+    out, err = run([LOOP, "150", "signal"], ZMM_LEAKS="0", ZMM_REQUEST_SIGNAL="SIGUSR2", ZMM_REQUEST_RECLAIM="1")
+    m = re.search(r"requests (\d+), cache (\d+)/(\d+) intact, rss (\d+) MiB", out)
+    check(m and m.group(2) == m.group(3) == "16" and int(m.group(4)) < 40, "reclaim by signal, no ZMM_LEAKS: %s" % out.strip())
+    check(err == "", "reclaim by signal, no ZMM_LEAKS: nothing printed: %r" % err[:300])
+elif CASE == "handler":
+    script = ("import os, signal, time\n"
+              "signal.signal(signal.SIGUSR2, lambda *a: None)\n"
+              "time.sleep(1.5)\n")
+    out, err = run([sys.executable, "-c", script], ZMM_REQUEST_SIGNAL="USR2")
+    lines = [l for l in err.splitlines() if "ZMM_REQUEST_SIGNAL" in l]
+    check(len(lines) == 1 and "installed its own handler for signal 12" in lines[0], "one warning: %s" % lines)
 elif CASE == "reclaim":
     out, _ = run([LOOP, "150"], ZMM_REQUEST_RECLAIM="1")
     m = re.search(r"requests (\d+), cache (\d+)/(\d+) intact, rss (\d+) MiB", out)

@@ -1,12 +1,15 @@
 /* loop: a request loop. Requests whose number is even leak 2 MiB (the block's only pointer dies
  * with handle's frame); every request puts a string in a cache that must survive reclaim.
- * After each request it calls zmm_request_end, found with dlsym so that it runs without zmm.
- * Prints the cache check and its RSS at the end.
- * usage: loop REQUESTS */
+ * After each request it calls zmm_request_end (found with dlsym, so that it runs without zmm),
+ * or with "signal", sends itself SIGUSR2 (ZMM_REQUEST_SIGNAL=USR2) and waits a little for zmm's
+ * request thread. Prints the cache check and its RSS at the end.
+ * usage: loop REQUESTS [signal] */
 #include <dlfcn.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CACHE 16
 
@@ -28,12 +31,20 @@ __attribute__((noinline)) static void handle(unsigned request)
 int main(int argc, char **argv)
 {
     unsigned requests = argc > 1 ? (unsigned)atoi(argv[1]) : 6;
+    int by_signal = argc > 2 && !strcmp(argv[2], "signal");
     unsigned (*request_end)(void);
     *(void **)&request_end = dlsym(RTLD_DEFAULT, "zmm_request_end");
     unsigned current = 1;
     for (unsigned i = 0; i < requests; i++) {
         handle(current);
-        current = request_end ? request_end() : current + 1; /* @end */
+        if (by_signal) {
+            raise(SIGUSR2);
+            struct timespec nap = { 0, 20000000 };   /* the report runs on zmm's thread */
+            nanosleep(&nap, NULL);
+            current++;
+        } else {
+            current = request_end ? request_end() : current + 1; /* @end */
+        }
     }
     unsigned intact = 0;
     for (unsigned i = 0; i < CACHE; i++)

@@ -2,6 +2,7 @@
 #include "options.h"
 #include "unit.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,15 @@ int main(void)
         CHECK(!options_parse_exitcode(bad_codes[i], &k) && k == OPT_UNSET, "exit code '%s'", bad_codes[i]);
     CHECK(options_parse_depth("64", &k) && k == 64, "depth 64");
     CHECK(!options_parse_depth("65", &k) && !options_parse_depth("0", &k) && k == 64, "depth range");
+    size_t sig = 99;
+    CHECK(options_parse_signal("USR2", &sig) && sig == SIGUSR2, "USR2");
+    CHECK(options_parse_signal("SIGUSR1", &sig) && sig == SIGUSR1, "SIGUSR1");
+    CHECK(options_parse_signal("12", &sig) && sig == 12, "12");
+    CHECK(options_parse_signal("RTMIN+3", &sig) && sig == (size_t)SIGRTMIN + 3, "RTMIN+3");
+    CHECK(options_parse_signal("none", &sig) && sig == 0, "none");
+    const char *bad_signals[] = { "KILL", "SIGSTOP", "9", "65", "USR3", "RTMAX-2", "" };
+    for (size_t i = 0; i < sizeof bad_signals / sizeof bad_signals[0]; i++)
+        CHECK(!options_parse_signal(bad_signals[i], &sig) && sig == 0, "signal '%s' accepted", bad_signals[i]);
     opt_text_t t = { "old" };
     CHECK(options_parse_text("/tmp/r.%p", &t) && !strcmp(t.s, "/tmp/r.%p"), "text");
     static char longer[sizeof t.s + 8];

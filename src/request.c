@@ -1,0 +1,139 @@
+/* request.c: owns request boundaries by signal (ZMM_REQUEST_SIGNAL). The handler does only
+ * async-signal-safe work: it ends the current request at once (blocks allocated from then on
+ * are born in the next one), queues the ended number and wakes the worker. The worker is a
+ * zmm thread that does the scan, the report and the reclaim off the program's threads, through
+ * the function alloc.c hands to request_start. It is started again in a fork child (threads do
+ * not survive fork) on the first tracked allocation, and it says once if the program has put
+ * a handler of its own in the place of zmm's. */
+#include "request.h"
+#include "out.h"
+#include "track.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUEUE 256                       /* ended requests waiting for the worker, at most */
+
+static void (*cross)(uint32_t ended, bool at_exit);
+static int signo;
+static uint32_t queue[QUEUE];
+static _Atomic uint32_t queued, taken;  /* counts: queue[i % QUEUE] for taken <= i < queued */
+static _Atomic unsigned wake;           /* the worker's futex word */
+static _Atomic int worker;              /* 0 none, 1 starting or running */
+static bool warned;
+
+static void request_handler(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    uint32_t ended = atomic_fetch_add(&track_request, 1);
+    uint32_t slot = atomic_fetch_add(&queued, 1);
+    if (slot - atomic_load(&taken) < QUEUE)
+        queue[slot % QUEUE] = ended;
+    else
+        atomic_fetch_sub(&queued, 1);   /* the worker is far behind: this one goes unreported */
+    atomic_fetch_add(&wake, 1);
+    syscall(SYS_futex, &wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = saved;
+}
+
+/* The program replaced zmm's handler (signal or sigaction after start-up): say so once. */
+static void check_handler(void)
+{
+    struct sigaction now;
+    if (warned || sigaction(signo, NULL, &now) != 0 || now.sa_handler == request_handler)
+        return;
+    warned = true;
+    out_warn("ZMM_REQUEST_SIGNAL: the program installed its own handler for signal %d; request "
+             "boundaries by signal have stopped (zmm_request_end() still works)", signo);
+}
+
+/* The oldest queued request, taken by one thread only (the worker, or the thread at exit). */
+static bool request_take(uint32_t *ended)
+{
+    uint32_t t = atomic_load(&taken);
+    do {
+        if (t == atomic_load(&queued))
+            return false;
+        *ended = queue[t % QUEUE];
+    } while (!atomic_compare_exchange_weak(&taken, &t, t + 1));
+    return true;
+}
+
+static void *request_worker(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);     /* the program's signals go to its threads */
+    for (;;) {
+        unsigned seen = atomic_load(&wake);
+        uint32_t ended;
+        while (request_take(&ended))
+            cross(ended, false);
+        check_handler();
+        struct timespec second = { 1, 0 };
+        syscall(SYS_futex, &wake, FUTEX_WAIT_PRIVATE, seen, &second, NULL, 0);
+    }
+    return NULL;
+}
+
+static void request_spawn(void)
+{
+    int none = 0;
+    if (!atomic_compare_exchange_strong(&worker, &none, 1))
+        return;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, (size_t)256 << 10);
+    if (pthread_create(&t, &attr, request_worker, NULL) != 0) {
+        atomic_store(&worker, 0);
+        out_warn("ZMM_REQUEST_SIGNAL: cannot start zmm's request thread; boundaries are queued");
+    }
+    pthread_attr_destroy(&attr);
+}
+
+void request_start(int sig, void (*cross_fn)(uint32_t ended, bool at_exit))
+{
+    if (!sig || signo)
+        return;
+    cross = cross_fn;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = request_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) != 0) {
+        out_warn("ZMM_REQUEST_SIGNAL: cannot handle signal %d", sig);
+        return;
+    }
+    signo = sig;
+    request_spawn();
+}
+
+void request_flush(void)
+{
+    uint32_t ended;
+    while (signo && request_take(&ended))
+        cross(ended, true);
+}
+
+void request_after_fork(void)
+{
+    atomic_store(&worker, 0);
+}
+
+void request_ensure_worker(void)
+{
+    if (ZMM_UNLIKELY(signo && !atomic_load_explicit(&worker, memory_order_relaxed)))
+        request_spawn();
+}
