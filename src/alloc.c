@@ -29,6 +29,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -373,6 +374,7 @@ static void *realloc_in_place(struct zmm_heap *self, void *p, const struct block
 }
 
 static void *tracked_realloc(void *p, const struct block *b, size_t n);
+static void *guarded_sys(void *p, size_t align, size_t n);
 
 void *zmm_realloc(void *p, size_t n)
 {
@@ -387,7 +389,7 @@ void *zmm_realloc(void *p, size_t n)
     if (n > ZMM_SIZE_MAX)
         return enomem();
     if (b.kind == BLOCK_SYSTEM) {
-        void *q = sys_realloc(p, n);
+        void *q = tracking ? guarded_sys(p, 0, n) : sys_realloc(p, n);
         return q ? q : enomem();
     }
     if (!alloc_ready())
@@ -415,6 +417,25 @@ void *zmm_reallocarray(void *p, size_t n, size_t m)
  * world, never sees a heap or a record half changed. zmm's own work (the re-entry guard)
  * allocates from the system allocator. */
 
+/* zmm's own work (libunwind, libdw) calls glibc's allocator with every signal blocked: a
+ * handler that forks while glibc holds its arena lock would deadlock in fork (glibc locks its
+ * arenas there), and a handler that allocates would re-enter it. */
+static void *guarded_sys(void *p, size_t align, size_t n)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    void *q = NULL;
+    if (p && n)
+        q = sys_realloc(p, n);
+    else if (p)
+        sys_free(p);
+    else
+        q = align ? sys_memalign(align, n) : sys_malloc(n);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return q;
+}
+
 static struct zmm_heap *tracked_enter(void)
 {
     bool orphan;
@@ -429,7 +450,7 @@ static void *heap_aligned(struct zmm_heap *h, size_t align, size_t n);
 static void *tracked_alloc(size_t align, size_t n)
 {
     if (track_busy())
-        return align ? sys_memalign(align, n) : sys_malloc(n);
+        return guarded_sys(NULL, align, n);
     request_ensure_worker();
     uint32_t stack = track_capture(heap_self);
     struct zmm_heap *h = tracked_enter();
@@ -446,7 +467,7 @@ static void *tracked_alloc(size_t align, size_t n)
 static void tracked_free(void *p, const struct block *b)
 {
     if (b->kind == BLOCK_SYSTEM) {
-        sys_free(p);
+        guarded_sys(p, 0, 0);
         return;
     }
     struct zmm_heap *h = tracked_enter();
