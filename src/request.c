@@ -44,15 +44,22 @@ static void request_handler(int sig)
     errno = saved;
 }
 
-/* The program replaced zmm's handler (signal or sigaction after start-up): say so once. */
+/* The program replaced zmm's handler (signal or sigaction after start-up): say so once, when
+ * seen on two checks in a row. Whether the boundaries go on cannot be told from here: PHP,
+ * for one, installs a handler that defers the signal and then calls the one it replaced. */
 static void check_handler(void)
 {
+    static int foreign_checks;
     struct sigaction now;
-    if (warned || sigaction(signo, NULL, &now) != 0 || now.sa_handler == request_handler)
+    if (warned || sigaction(signo, NULL, &now) != 0)
+        return;
+    foreign_checks = now.sa_handler == request_handler ? 0 : foreign_checks + 1;
+    if (foreign_checks < 2)
         return;
     warned = true;
     out_warn("ZMM_REQUEST_SIGNAL: the program installed its own handler for signal %d; request "
-             "boundaries by signal have stopped (zmm_request_end() still works)", signo);
+             "boundaries by signal go on only if that handler calls the one it replaced "
+             "(zmm_request_end() always works)", signo);
 }
 
 /* The oldest queued request, taken by one thread only (the worker, or the thread at exit). */
