@@ -13,6 +13,7 @@
 #include "heap.h"
 #include "os.h"
 #include "registry.h"
+#include "stack.h"
 #include "track.h"
 #include "world.h"
 
@@ -65,19 +66,10 @@ static void exclude(struct scan *s, const void *p, size_t size)
 
 /* zmm's own writable segments: its caches keep addresses of blocks long gone (a huge mapping
  * taken from the cache again is live under an old entry's address). */
-static void exclude_self(struct scan *s)
+static void exclude_segment(uintptr_t lo, uintptr_t hi, void *ctx)
 {
-    const ElfW(Ehdr) *eh = &__ehdr_start;
-    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
-    uintptr_t bias = (uintptr_t)eh;
-    for (unsigned i = 0; i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
-            bias = (uintptr_t)eh - ph[i].p_vaddr;
-    for (unsigned i = 0; i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_W)) {
-            uintptr_t lo = (bias + ph[i].p_vaddr) & ~(uintptr_t)(PAGE_SIZE - 1);
-            exclude(s, (void *)lo, align_up(bias + ph[i].p_vaddr + ph[i].p_memsz, PAGE_SIZE) - lo);
-        }
+    lo &= ~(uintptr_t)(PAGE_SIZE - 1);
+    exclude(ctx, (void *)lo, align_up(hi, PAGE_SIZE) - lo);
 }
 
 /* ---- marking ----------------------------------------------------------------------- */
@@ -371,7 +363,7 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
         exclude(&s, s.stack, live * sizeof(struct pending));
         exclude(&s, maps, maps_cap);
         exclude(&s, s.threads, sizeof *s.threads * WORLD_MAX);
-        exclude_self(&s);
+        stack_segments(&__ehdr_start, PF_W, exclude_segment, &s);
         track_walk(seed_runtime, &s);
         mark_drain(&s);
         mark_roots(&s, maps);

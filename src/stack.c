@@ -26,21 +26,32 @@ static int (*unwind)(void **buf, int size);
 static atomic_int loaded;               /* 0 not tried, 1 tried */
 static struct text_range self_text, loader_text;
 
+void stack_segments(const void *ehdr, unsigned flag, void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx),
+                    void *ctx)
+{
+    const ElfW(Ehdr) *eh = ehdr;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
+    uintptr_t bias = (uintptr_t)eh;
+    for (unsigned i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
+            bias = (uintptr_t)eh - ph[i].p_vaddr;
+    for (unsigned i = 0; i < eh->e_phnum; i++)
+        if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & flag))
+            fn(bias + ph[i].p_vaddr, bias + ph[i].p_vaddr + ph[i].p_memsz, ctx);
+}
+
+static void widen(uintptr_t lo, uintptr_t hi, void *ctx)
+{
+    struct text_range *r = ctx;
+    r->lo = lo < r->lo ? lo : r->lo;
+    r->hi = hi > r->hi ? hi : r->hi;
+}
+
 /* The executable segments of the ELF object whose header is at EHDR. */
-static struct text_range text_of(const ElfW(Ehdr) *ehdr)
+static struct text_range text_of(const void *ehdr)
 {
     struct text_range r = { UINTPTR_MAX, 0 };
-    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)ehdr + ehdr->e_phoff);
-    uintptr_t bias = (uintptr_t)ehdr;
-    for (unsigned i = 0; i < ehdr->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
-            bias = (uintptr_t)ehdr - ph[i].p_vaddr;
-    for (unsigned i = 0; i < ehdr->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & PF_X)) {
-            uintptr_t lo = bias + ph[i].p_vaddr, hi = lo + ph[i].p_memsz;
-            r.lo = lo < r.lo ? lo : r.lo;
-            r.hi = hi > r.hi ? hi : r.hi;
-        }
+    stack_segments(ehdr, PF_X, widen, &r);
     return r;
 }
 
@@ -54,7 +65,7 @@ static void stack_load(void)
     self_text = text_of(&__ehdr_start);
     uintptr_t base = getauxval(AT_BASE);
     if (base)
-        loader_text = text_of((const ElfW(Ehdr) *)base);
+        loader_text = text_of((const void *)base);
     void *lib = sys_dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     void *fn = lib ? dlsym(lib, "unw_backtrace") : NULL;
     if (fn)

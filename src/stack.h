@@ -13,6 +13,10 @@
  * above any copy of them the caller keeps (slots[0] is 0 when they could not all be found):
  * a later call may check those words instead of unwinding again. */
 unsigned stack_capture(uintptr_t *pcs, unsigned depth, uintptr_t *slots, uintptr_t from);
+/* Calls FN for each loaded segment, with permission FLAG (PF_X, PF_W), of the ELF object whose
+ * header is mapped at EHDR (libzmm's own: &__ehdr_start). */
+void stack_segments(const void *ehdr, unsigned flag, void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx),
+                    void *ctx);
 /* Is PC in the dynamic loader (whose allocations are the runtime's own)? */
 bool stack_in_loader(uintptr_t pc);
 
