@@ -64,8 +64,10 @@ static ZMM_COLD void alloc_boot(void)
     system_only = !zmm_opt.alloc;
     tracking = !system_only && (zmm_opt.leaks != LEAKS_OFF || zmm_opt.request_reclaim) &&
                options_selects_program(zmm_opt.only.s);
-    if (tracking)
+    if (tracking) {
+        sys_one_arena();
         track_enable((unsigned)zmm_opt.stack_depth);
+    }
     heap_init(!tracking);
     atomic_store_explicit(&boot, 2, memory_order_release);
     pthread_atfork(NULL, NULL, alloc_fork_child);   /* may allocate: after boot */

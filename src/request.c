@@ -27,6 +27,8 @@ static uint32_t queue[QUEUE];
 static _Atomic uint32_t queued, taken;  /* counts: queue[i % QUEUE] for taken <= i < queued */
 static _Atomic unsigned wake;           /* the worker's futex word */
 static _Atomic int worker;              /* 0 none, 1 starting or running */
+static _Atomic bool crossing;           /* the worker may be taking or reporting requests */
+static _Atomic bool closing;            /* exit: the exiting thread reports the rest */
 static bool warned;
 
 static void request_handler(int sig)
@@ -83,8 +85,10 @@ static void *request_worker(void *arg)
     for (;;) {
         unsigned seen = atomic_load(&wake);
         uint32_t ended;
-        while (request_take(&ended))
+        atomic_store(&crossing, true);  /* before a take: request_flush waits on it */
+        while (!atomic_load(&closing) && request_take(&ended))
             cross(ended, false);
+        atomic_store(&crossing, false);
         check_handler();
         struct timespec second = { 1, 0 };
         syscall(SYS_futex, &wake, FUTEX_WAIT_PRIVATE, seen, &second, NULL, 0);
@@ -129,14 +133,24 @@ void request_start(int sig, void (*cross_fn)(uint32_t ended, bool at_exit))
 
 void request_flush(void)
 {
+    if (!signo)
+        return;
+    /* The report the worker is writing is finished first (exit would cut it short, and the
+     * reports keep their order), within reason: ten seconds; the rest are reported here. */
+    atomic_store(&closing, true);
+    for (int i = 0; i < 10000 && atomic_load(&crossing); i++) {
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
     uint32_t ended;
-    while (signo && request_take(&ended))
+    while (request_take(&ended))
         cross(ended, true);
 }
 
 void request_after_fork(void)
 {
     atomic_store(&worker, 0);
+    atomic_store(&crossing, false);     /* the parent's worker is not here */
 }
 
 void request_ensure_worker(void)

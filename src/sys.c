@@ -2,12 +2,15 @@
  * dynamic symbol table (GNU hash, default version) through dl_iterate_phdr: no dlsym, no
  * allocation, so it works from the very first malloc. Used when ZMM_ALLOC=0, for memory the
  * system allocator handed out, and for ZMM_MEM_TYPE=malloc. Once zmm has used it, any
- * pointer that is not zmm's is given to it; before that, only pointers in the brk heap. */
+ * pointer that is not zmm's is given to it; before that, only pointers in the brk heap. Under
+ * tracking glibc keeps one arena, the brk heap, which the leak scan never reads: zmm's own
+ * work there (libdw, libunwind) leaves stale addresses of the program's blocks behind. */
 #include "sys.h"
 #include "out.h"
 
 #include <elf.h>
 #include <link.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +25,7 @@ struct sys_fns {
     void (*free)(void *);
     size_t (*usable)(void *);
     void *(*dlopen)(const char *, int);
+    int (*mallopt)(int, int);
 };
 
 static struct sys_fns fns;
@@ -124,6 +128,7 @@ static const struct sys_fns *sys_fns(void)
             fns.free = (void (*)(void *))elf_find(&l, "free");
             fns.usable = (size_t (*)(void *))elf_find(&l, "malloc_usable_size");
             fns.dlopen = (void *(*)(const char *, int))elf_find(&l, "dlopen");
+            fns.mallopt = (int (*)(int, int))elf_find(&l, "mallopt");
         }
         if (!fns.malloc || !fns.calloc || !fns.realloc || !fns.memalign || !fns.free || !fns.usable)
             out_fault("cannot find the system allocator in libc.so.6");
@@ -152,6 +157,13 @@ void *sys_dlopen(const char *file, int mode) { return sys_fns()->dlopen(file, mo
 void sys_init(void)
 {
     brk_start = (uintptr_t)sbrk(0);
+}
+
+void sys_one_arena(void)
+{
+    const struct sys_fns *f = sys_fns();
+    if (f->mallopt)
+        f->mallopt(M_ARENA_MAX, 1);
 }
 
 bool sys_owns(const void *p)

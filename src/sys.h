@@ -13,6 +13,9 @@ size_t sys_usable_size(void *p);
 /* libc's dlopen, for the RTLD_DEEPBIND wrapper. */
 void *sys_dlopen(const char *file, int mode);
 
+/* Under tracking: glibc serves zmm's own work (libdw, libunwind) from its main arena only,
+ * the brk heap that the leak scan skips, not from per-thread arenas it would read. */
+void sys_one_arena(void);
 /* Called once at start-up, before anything is allocated. */
 void sys_init(void);
 /* Might P have come from the system allocator? (true once zmm has used it, or when P lies
