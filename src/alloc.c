@@ -35,7 +35,8 @@
 
 static atomic_int boot;     /* 0 not started, 1 starting, 2 ready */
 static bool system_only;    /* ZMM_ALLOC=0 */
-static bool tracking;       /* ZMM_LEAKS in a selected program */
+static bool tracking;       /* ZMM_LEAKS or a ZMM_REQUEST_* that needs records, in a selected program */
+static bool stacks;         /* tracking with stacks: reports (ZMM_LEAKS, ZMM_REQUEST_RETAINED) */
 
 /* ---- start-up and fork ------------------------------------------------------------- */
 
@@ -62,11 +63,12 @@ static ZMM_COLD void alloc_boot(void)
     os_configure((unsigned)zmm_opt.mem_type, zmm_opt.huge_pages);
     limit_set(zmm_opt.memory_limit);
     system_only = !zmm_opt.alloc;
-    tracking = !system_only && (zmm_opt.leaks != LEAKS_OFF || zmm_opt.request_reclaim) &&
+    stacks = zmm_opt.leaks != LEAKS_OFF || zmm_opt.request_retained;
+    tracking = !system_only && (stacks || zmm_opt.request_reclaim || zmm_opt.request_limit != OPT_UNSET) &&
                options_selects_program(zmm_opt.only.s);
     if (tracking) {
         sys_one_arena();
-        track_enable((unsigned)zmm_opt.stack_depth);
+        track_enable((unsigned)zmm_opt.stack_depth, zmm_opt.request_limit != OPT_UNSET);
     }
     heap_init(!tracking);
     atomic_store_explicit(&boot, 2, memory_order_release);
@@ -449,12 +451,24 @@ static struct zmm_heap *tracked_enter(void)
 
 static void *heap_aligned(struct zmm_heap *h, size_t align, size_t n);
 
+/* ZMM_REQUEST_LIMIT: may the current request grow by N bytes? */
+static bool request_within_limit(size_t n)
+{
+    size_t limit = zmm_opt.request_limit, now = atomic_load_explicit(&track_request_bytes, memory_order_relaxed);
+    if (ZMM_LIKELY(limit == OPT_UNSET || (n <= limit && now <= limit - n)))
+        return true;
+    limit_request_exhausted(limit, atomic_load(&track_request), n);
+    return false;
+}
+
 static void *tracked_alloc(size_t align, size_t n)
 {
     if (track_busy())
         return guarded_sys(NULL, align, n);
     request_ensure_worker();
-    uint32_t stack = track_capture(heap_self);
+    if (!request_within_limit(n))
+        return enomem();
+    uint32_t stack = stacks ? track_capture(heap_self) : DEPOT_NONE;
     struct zmm_heap *h = tracked_enter();
     void *p = align ? heap_aligned(h, align, n) : heap_malloc(h, n);
     if (p) {
@@ -481,7 +495,9 @@ static void tracked_free(void *p, const struct block *b)
 /* The record goes before the block may move (a huge block's old slots are unmapped then). */
 static void *tracked_realloc(void *p, const struct block *b, size_t n)
 {
-    uint32_t stack = track_busy() ? DEPOT_NONE : track_capture(heap_self);
+    if (n > b->size && !request_within_limit(n - b->size))
+        return enomem();
+    uint32_t stack = track_busy() || !stacks ? DEPOT_NONE : track_capture(heap_self);
     struct zmm_heap *h = tracked_enter();
     track_forget(p);
     void *q = realloc_in_place(h, p, b, n);
@@ -653,7 +669,7 @@ static void request_close(uint32_t ended, const char *trigger, bool own_thread, 
     out_format(when, sizeof when, "request %u", ended);
     struct report_opts ro = { .when = when, .trigger = trigger, .request = ended, .only_request = ended,
                               .own_thread = own_thread, .at_exit = at_exit, .stack_from = stack_from,
-                              .silent = zmm_opt.leaks == LEAKS_OFF };
+                              .silent = !stacks, .retained = zmm_opt.request_retained };
     struct scan_result leaked;
     spin_lock(&request_lock);
     report_leaks(&ro, zmm_opt.request_reclaim ? &leaked : NULL);
@@ -677,8 +693,8 @@ static void request_from_signal(uint32_t ended, bool at_exit)
 static ZMM_NOINLINE uint32_t request_from_api(const char *trigger)
 {
     if (!alloc_ready() || !tracking)
-        return atomic_fetch_add(&track_request, 1) + 1;
-    uint32_t ended = atomic_fetch_add(&track_request, 1);
+        return track_next_request() + 1;
+    uint32_t ended = track_next_request();
     request_close(ended, trigger, false, false, (uintptr_t)__builtin_frame_address(0));
     return ended + 1;
 }

@@ -36,6 +36,12 @@ void limit_exhausted(size_t tried)
              atomic_load(&limit), tried);
 }
 
+void limit_request_exhausted(size_t limit, uint32_t request, size_t tried)
+{
+    out_warn("Allowed memory size of %zu bytes exhausted in request %u (tried to allocate %zu bytes)",
+             limit, request, tried);
+}
+
 void limit_set(size_t bytes) { atomic_store(&limit, bytes); }
 size_t limit_get(void) { return atomic_load(&limit); }
 size_t limit_in_use(void) { return atomic_load(&in_use); }

@@ -22,7 +22,9 @@ enum mem_type { MEM_MMAP_ANON, MEM_MMAP_ZERO, MEM_MALLOC };
     X(STACK_DEPTH,  depth,   stack_depth,  "16",        "frames kept per allocation stack (1..64)") \
     X(ONLY,         text,    only,         "",          "track and report only in these executables: name[,name]") \
     X(REQUEST_RECLAIM, flag, request_reclaim, "0",      "1 frees the unreachable blocks of each ended request") \
-    X(REQUEST_SIGNAL, signal, request_signal, "none",   "signal that marks a request boundary: USR2, SIGUSR1, 12, RTMIN+3 ...")
+    X(REQUEST_SIGNAL, signal, request_signal, "none",   "signal that marks a request boundary: USR2, SIGUSR1, 12, RTMIN+3 ...") \
+    X(REQUEST_RETAINED, flag, request_retained, "0",    "1 also lists, per stack, the blocks born in an ended request that are still reachable") \
+    X(REQUEST_LIMIT, size,   request_limit, "-1",       "bytes born in one request and still live past which allocation fails with PHP's message; -1 is unlimited")
 
 #define OPT_UNSET ((size_t)-1)   /* "adaptive" / "-1" for size options, "unchanged" exit code */
 #define STACK_DEPTH_MAX 64

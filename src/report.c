@@ -159,16 +159,20 @@ static void text_frame(struct out *o, unsigned i, const struct symbol *s)
 }
 
 static const char *const kind_text[] = { "", "Direct leak", "Indirect leak", "Reachable memory" };
+static const char *const kind_text_retained[] = { "", "Direct leak", "Indirect leak", "Retained memory" };
 
-static void text_report(struct out *o, const char *when, const struct group *groups, size_t n,
+static void text_report(struct out *o, const struct report_opts *ro, const struct group *groups, size_t n,
                         const struct totals *t, const struct used *used, struct symbol *frames)
 {
-    out_printf(o, "==%d==zmm: detected memory leaks (%s)\n\n", (int)getpid(), when);
+    const char *const *kinds = ro->retained ? kind_text_retained : kind_text;
+    bool leaked = t->blocks[SCAN_DIRECT] + t->blocks[SCAN_INDIRECT] > 0;
+    out_printf(o, "==%d==zmm: %s (%s)\n\n", (int)getpid(), leaked ? "detected memory leaks" : "memory retained",
+               ro->when);
     for (size_t i = 0; i < n; i++) {
         const struct group *g = &groups[i];
         if (g->suppressed >= 0)
             continue;
-        out_printf(o, "%s of %lu byte(s) in %lu object(s) allocated from:\n", kind_text[g->kind],
+        out_printf(o, "%s of %lu byte(s) in %lu object(s) allocated from:\n", kinds[g->kind],
                    (unsigned long)g->bytes, (unsigned long)g->blocks);
         unsigned depth = frames_of(g->stack, frames);
         for (unsigned f = 0; f < depth; f++)
@@ -188,6 +192,9 @@ static void text_report(struct out *o, const char *when, const struct group *gro
     uint64_t blocks = t->blocks[SCAN_DIRECT] + t->blocks[SCAN_INDIRECT];
     out_printf(o, "SUMMARY: zmm: %lu byte(s) leaked in %lu allocation(s).\n", (unsigned long)bytes,
                (unsigned long)blocks);
+    if (ro->retained)
+        out_printf(o, "RETAINED: zmm: %lu byte(s) in %lu allocation(s) born in %s still reachable.\n",
+                   (unsigned long)t->bytes[SCAN_REACHABLE], (unsigned long)t->blocks[SCAN_REACHABLE], ro->when);
     out_printf(o, "=== Total %lu memory leaks detected ===\n", (unsigned long)blocks);
 }
 
@@ -227,23 +234,25 @@ static void json_frame(struct out *o, const struct symbol *s)
 }
 
 static const char *const kind_json[] = { "", "direct", "indirect", "reachable" };
+static const char *const kind_json_retained[] = { "", "direct", "indirect", "retained" };
 
-static void json_report(struct out *o, const char *trigger, uint32_t request, const struct group *groups,
+static void json_report(struct out *o, const struct report_opts *ro, const struct group *groups,
                         size_t n, const struct totals *t, struct symbol *frames)
 {
+    const char *const *kinds = ro->retained ? kind_json_retained : kind_json;
     char exe[512] = "";
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[len > 0 ? len : 0] = '\0';
     out_printf(o, "{\"zmm_report\": 1, \"pid\": %d, \"program\": ", (int)getpid());
     json_string(o, exe);
-    out_printf(o, ", \"trigger\": \"%s\", \"request\": %u, \"leaks\": [", trigger, request);
+    out_printf(o, ", \"trigger\": \"%s\", \"request\": %u, \"leaks\": [", ro->trigger, ro->request);
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         const struct group *g = &groups[i];
         if (g->suppressed >= 0)
             continue;
         out_printf(o, "%s{\"kind\": \"%s\", \"bytes\": %lu, \"blocks\": %lu, \"stack\": [", first ? "" : ", ",
-                   kind_json[g->kind], (unsigned long)g->bytes, (unsigned long)g->blocks);
+                   kinds[g->kind], (unsigned long)g->bytes, (unsigned long)g->blocks);
         first = false;
         unsigned depth = frames_of(g->stack, frames);
         for (unsigned f = 0; f < depth; f++) {
@@ -296,7 +305,7 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
     bool was = track_guard;
     track_guard = true;
     struct scan_opts so = { .at_exit = ro->at_exit, .own_thread = ro->own_thread,
-                            .reachable = zmm_opt.leaks == LEAKS_REACHABLE,
+                            .reachable = zmm_opt.leaks == LEAKS_REACHABLE || ro->retained,
                             .request = ro->only_request, .stack_from = ro->stack_from };
     struct scan_result r;
     bool leaked = false;
@@ -328,13 +337,14 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         apply_suppressions(groups, n, &t, used, frames);
         leaked = t.blocks[SCAN_DIRECT] + t.blocks[SCAN_INDIRECT] > 0;
         bool json = zmm_opt.report_format == FORMAT_JSON;
-        if (!ro->silent && (leaked || (json && ro->at_exit))) {   /* a clean request is quiet */
+        bool kept = ro->retained && t.blocks[SCAN_REACHABLE] > 0;
+        if (leaked || kept || (json && ro->at_exit)) {      /* a clean request is quiet */
             struct out o;
             out_open(&o, report_open());
             if (json)
-                json_report(&o, ro->trigger, ro->request, groups, n, &t, frames);
+                json_report(&o, ro, groups, n, &t, frames);
             else
-                text_report(&o, ro->when, groups, n, &t, used, frames);
+                text_report(&o, ro, groups, n, &t, used, frames);
             out_flush(&o);
             if (o.fd != out_report_fd())
                 close(o.fd);

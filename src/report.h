@@ -12,6 +12,7 @@ struct report_opts {
     bool at_exit;               /* the calling thread is exiting */
     bool own_thread;            /* the calling thread is zmm's (the request worker) */
     bool silent;                /* scan (for reclaim) but write nothing */
+    bool retained;              /* a request's report: also its blocks still reachable */
     uintptr_t stack_from;       /* not at exit: the caller's live stack starts here */
 };
 

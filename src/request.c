@@ -35,7 +35,7 @@ static void request_handler(int sig)
 {
     (void)sig;
     int saved = errno;
-    uint32_t ended = atomic_fetch_add(&track_request, 1);
+    uint32_t ended = track_next_request();
     uint32_t slot = atomic_fetch_add(&queued, 1);
     if (slot - atomic_load(&taken) < QUEUE)
         queue[slot % QUEUE] = ended;

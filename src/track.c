@@ -19,6 +19,8 @@
 
 bool track_on;
 _Atomic uint32_t track_request = 1;
+_Atomic size_t track_request_bytes;
+static bool track_count;
 __thread bool track_guard __attribute__((tls_model("initial-exec")));
 static unsigned track_depth = 16;
 
@@ -54,10 +56,18 @@ static unsigned cls_blocks(unsigned cls)
     return cls == CLS_LARGE ? 1 : bin_count[cls - 1];
 }
 
-void track_enable(unsigned depth)
+void track_enable(unsigned depth, bool count)
 {
     track_on = true;
     track_depth = depth;
+    track_count = count;
+}
+
+uint32_t track_next_request(void)
+{
+    uint32_t ended = atomic_fetch_add(&track_request, 1);
+    atomic_store_explicit(&track_request_bytes, 0, memory_order_relaxed);
+    return ended;
 }
 
 static struct rec_pool *pool_of(struct zmm_heap *h)
@@ -251,14 +261,16 @@ void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
     r->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     r->stack = stack & ~TRACK_RUNTIME;
     r->request = atomic_load_explicit(&track_request, memory_order_relaxed);
+    if (track_count)
+        atomic_fetch_add_explicit(&track_request_bytes, n, memory_order_relaxed);
     atomic_store_explicit(&r->state, REC_LIVE | (stack & TRACK_RUNTIME ? REC_RUNTIME : 0),
                           memory_order_release);
 }
 
-/* The record of block P (live or not), or NULL. */
-static struct zmm_rec *rec_of(uintptr_t p)
+/* The record of block P (live or not), or NULL; *SR its slot's records. */
+static struct zmm_rec *rec_of(uintptr_t p, struct slot_recs **srp)
 {
-    struct slot_recs *sr = slot_recs(p & ~(uintptr_t)CHUNK_MASK, false);
+    struct slot_recs *sr = *srp = slot_recs(p & ~(uintptr_t)CHUNK_MASK, false);
     if (!sr)
         return NULL;
     if (is_huge_start(p))
@@ -269,16 +281,30 @@ static struct zmm_rec *rec_of(uintptr_t p)
     return &sr->run[pos.first][pos.index];
 }
 
-void track_forget(void *p)
-{
-    struct zmm_rec *r = rec_of((uintptr_t)p);
-    if (r)
-        atomic_store_explicit(&r->state, 0, memory_order_release);
-}
-
 static size_t rec_size(const struct slot_recs *sr, const struct zmm_rec *r)
 {
     return r == &sr->huge ? sr->huge_size : r->size;
+}
+
+/* Takes N from the current request's bytes, stopping at 0 (a boundary may have reset them). */
+static void request_bytes_give(size_t n)
+{
+    size_t v = atomic_load_explicit(&track_request_bytes, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&track_request_bytes, &v, v > n ? v - n : 0,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+void track_forget(void *p)
+{
+    struct slot_recs *sr;
+    struct zmm_rec *r = rec_of((uintptr_t)p, &sr);
+    if (!r)
+        return;
+    if (track_count && (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_LIVE) &&
+        r->request == atomic_load_explicit(&track_request, memory_order_relaxed))
+        request_bytes_give(rec_size(sr, r));
+    atomic_store_explicit(&r->state, 0, memory_order_release);
 }
 
 struct zmm_rec *track_find(uintptr_t addr, uintptr_t *start, size_t *size)

@@ -24,10 +24,15 @@ enum {
 #define TRACK_RUNTIME 0x80000000u
 
 extern bool track_on;
-extern _Atomic uint32_t track_request;
+extern _Atomic uint32_t track_request;       /* the current request */
+extern _Atomic size_t track_request_bytes;   /* with track_enable's COUNT: bytes born in the
+                                                current request and still live */
 extern __thread bool track_guard __attribute__((tls_model("initial-exec")));
 
-void track_enable(unsigned depth);
+/* DEPTH frames per stack; COUNT keeps track_request_bytes. */
+void track_enable(unsigned depth, bool count);
+/* Ends the current request (async-signal-safe); returns its number. */
+uint32_t track_next_request(void);
 
 /* Is the calling thread inside zmm's own work (capturing, reporting)? Its allocations then go
  * to the system allocator and are never tracked. */

@@ -11,6 +11,12 @@ cases:
             (nothing printed, RSS flat).
   handler   the program installs its own SIGUSR2 handler after start-up and keeps it: zmm
             says so once.
+  retained  the 6 requests with ZMM_REQUEST_RETAINED=1: every request's report also lists the
+            cache string it kept (18 bytes from handle at @cache) as retained; 1, 3 and 5 (no
+            leak) say "memory retained"; JSON says "retained".
+  limit     ZMM_REQUEST_LIMIT=8M, no ZMM_LEAKS: loop grow takes 1 MiB blocks until malloc
+            fails (ENOMEM, PHP's message naming the request): 8 per request, 4 more after freeing
+            4, and again 8 in the next request while the older blocks stay live.
   ctypes    python3 calls zmm_request_end through ctypes: the returned numbers count up and a
             leak made in between (malloc called through ctypes, its result dropped) is reported
             in its request.
@@ -43,10 +49,10 @@ def run(args, **env):
 def reports(err):
     """[(when, [(kind, bytes, objects, [frames])])] from the text reports in ERR."""
     out = []
-    for block in re.split(r"(?m)^==\d+==zmm: detected memory leaks ", err)[1:]:
+    for block in re.split(r"(?m)^==\d+==zmm: (?:detected memory leaks|memory retained) ", err)[1:]:
         when = re.match(r"\(([^)]*)\)", block).group(1)
         groups = []
-        for g in re.finditer(r"(?m)^(Direct|Indirect) leak of (\d+) byte\(s\) in (\d+) object\(s\) allocated from:\n((?:    #.*\n)+)", block):
+        for g in re.finditer(r"(?m)^(Direct|Indirect|Retained) (?:leak|memory) of (\d+) byte\(s\) in (\d+) object\(s\) allocated from:\n((?:    #.*\n)+)", block):
             frames = re.findall(r"#\d+ 0x[0-9a-f]+ in (\S+) (\S+:\d+)", g.group(4))
             groups.append((g.group(1), int(g.group(2)), int(g.group(3)), frames))
         out.append((when, groups))
@@ -99,6 +105,37 @@ elif CASE == "reclaim":
     out, _ = run([LOOP, "150"])
     m = re.search(r"rss (\d+) MiB", out)
     check(m and int(m.group(1)) > 140, "no reclaim: RSS grows 2 MiB a leaky request: %s MiB" % (m and m.group(1)))
+elif CASE == "retained":
+    out, err = run([LOOP, "6"], ZMM_REQUEST_RETAINED="1")
+    cache = ("handle", "loop.c:%d" % line_of("cache"))
+    got = reports(err)
+    whens = [w for w, _ in got]
+    check(whens == ["request %d" % n for n in range(1, 7)] + ["at exit"], "a report per request: %s" % whens)
+    for when, groups in got[:6]:
+        n = int(when.split()[1])
+        kept = [g for g in groups if g[0] == "Retained" and cache in g[3][:2]]
+        check(len(kept) == 1 and kept[0][1:3] == (18, 1), "%s: the cache string retained: %s" % (when, [g[:3] for g in kept]))
+        leaks = [g[:3] for g in groups if g[0] == "Direct"]
+        check(leaks == ([("Direct", 2 << 20, 1)] if n % 2 == 0 else []), "%s: leaks %s" % (when, leaks))
+    heads = re.findall(r"(?m)^==\d+==zmm: (detected memory leaks|memory retained) \((request \d+)\)", err)
+    check(heads[:6] == [("memory retained" if n % 2 else "detected memory leaks", "request %d" % n) for n in range(1, 7)],
+          "headers: %s" % heads[:6])
+    check(re.search(r"(?m)^RETAINED: zmm: \d+ byte\(s\) in \d+ allocation\(s\) born in request 3 still reachable\.$", err),
+          "a RETAINED line")
+    out, err = run([LOOP, "2"], ZMM_REQUEST_RETAINED="1", ZMM_REPORT_FORMAT="json")
+    import json
+    objs = [json.loads(l) for l in err.splitlines() if l.startswith("{")]
+    kinds = [sorted({g["kind"] for g in o["leaks"]}) for o in objs]
+    check([o["request"] for o in objs][:2] == [1, 2] and kinds[1] == ["direct", "retained"], "JSON: %s" % kinds)
+elif CASE == "limit":
+    out, err = run([LOOP, "3", "grow"], ZMM_LEAKS="0", ZMM_REQUEST_LIMIT="8M")
+    rows = re.findall(r"request (\d+): (\d+) then (\d+) \((\S+), (\S+)\)", out)
+    check(rows == [(str(n), "8", "4", "ENOMEM", "ENOMEM") for n in (2, 3, 4)], "8, then 4 after freeing 4, per request: %s" % rows)
+    msgs = re.findall(r"(?m)^zmm: Allowed memory size of 8388608 bytes exhausted in request (\d+) \(tried to allocate 1048576 bytes\)$", err)
+    check(msgs == ["2", "2", "3", "3", "4", "4"], "PHP's message naming the request: %s" % msgs)
+    out, err = run([LOOP, "2", "grow"], ZMM_LEAKS="0", ZMM_REQUEST_LIMIT="banana")
+    check("ZMM_REQUEST_LIMIT" in err and re.search(r"request 2: (\d+)", out) and
+          re.search(r"request 2: (\d+)", out).group(1) == "64", "a bad value warns and leaves no limit: %r" % err[:200])
 elif CASE == "ctypes":
     script = (
         "import ctypes\n"

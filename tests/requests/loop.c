@@ -3,7 +3,11 @@
  * After each request it calls zmm_request_end (found with dlsym, so that it runs without zmm),
  * or with "signal", sends itself SIGUSR2 (ZMM_REQUEST_SIGNAL=USR2) and waits a little for zmm's
  * request thread. Prints the cache check and its RSS at the end.
- * usage: loop REQUESTS [signal] */
+ * With "grow" instead (ZMM_REQUEST_LIMIT), each of REQUESTS requests takes 1 MiB blocks until
+ * malloc fails, frees half of them, takes more until it fails again, and keeps the rest: prints
+ * per request how many it got each time and errno.
+ * usage: loop REQUESTS [signal|grow] */
+#include <errno.h>
 #include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,12 +32,52 @@ __attribute__((noinline)) static void handle(unsigned request)
     cache[request % CACHE] = strdup("kept in the cache"); /* @cache */
 }
 
+/* Takes 1 MiB blocks into HELD from *N on until malloc fails (at most 64 in all). */
+static unsigned take_until_full(char **held, unsigned *n, int *err)
+{
+    unsigned got = 0;
+    for (errno = 0; *n < 64; got++) {
+        char *p = malloc((size_t)1 << 20);
+        if (!p)
+            break;
+        p[0] = 1;
+        held[(*n)++] = p;
+    }
+    *err = errno;
+    return got;
+}
+
+static int grow(unsigned requests, unsigned (*request_end)(void))
+{
+    static char *held[64 * 64];
+    for (unsigned r = 0; r < requests && r < 64; r++) {
+        unsigned n = 0;
+        int err1, err2;
+        char **mine = held + 64 * r;
+        unsigned first = take_until_full(mine, &n, &err1);
+        for (unsigned i = n / 2; i < n; i++)
+            free(mine[i]);
+        n /= 2;
+        unsigned second = take_until_full(mine, &n, &err2);
+        printf("request %u: %u then %u (%s, %s)\n", request_end ? r + 2 : 0, first, second,
+               err1 == ENOMEM ? "ENOMEM" : "no error", err2 == ENOMEM ? "ENOMEM" : "no error");
+        if (request_end)
+            request_end();
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     unsigned requests = argc > 1 ? (unsigned)atoi(argv[1]) : 6;
     int by_signal = argc > 2 && !strcmp(argv[2], "signal");
     unsigned (*request_end)(void);
     *(void **)&request_end = dlsym(RTLD_DEFAULT, "zmm_request_end");
+    if (argc > 2 && !strcmp(argv[2], "grow")) {
+        if (request_end)
+            request_end();          /* start-up's allocations stay in request 1 */
+        return grow(requests, request_end);
+    }
     unsigned current = 1;
     for (unsigned i = 0; i < requests; i++) {
         handle(current);
