@@ -179,6 +179,10 @@ leak-flags)
 	expect out=1
 	z --request-signal=USR2 -- sh -c 'echo $ZMM_REQUEST_SIGNAL'
 	expect out=USR2
+	z --retained -- sh -c 'echo $ZMM_REQUEST_RETAINED'
+	expect out=1
+	z --request-limit=16M -- sh -c 'echo $ZMM_REQUEST_LIMIT'
+	expect out=16M
 	z --exitcode=23 -- sh -c 'echo $ZMM_LEAK_EXITCODE'
 	expect out=23
 	z --suppressions=/etc/zmm.supp -- sh -c 'echo $ZMM_SUPPRESSIONS'
