@@ -349,7 +349,10 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
             if (o.fd != out_report_fd())
                 close(o.fd);
         }
-        symbol_end();
+        if (ro->at_exit)
+            symbol_close();
+        else
+            symbol_end();
     }
     os_unmap_scratch(frames, STACK_DEPTH_MAX * sizeof *frames);
     os_unmap_scratch(groups, gbytes);

@@ -47,8 +47,8 @@ struct pending {
 
 struct scan {
     const struct scan_opts *opts;
-    struct pending *stack;              /* blocks marked and not yet read */
-    size_t depth, live;
+    struct pending *stack;              /* blocks marked and not yet read: stack[head..depth) */
+    size_t head, depth, live;
     uintptr_t heap_lo, heap_hi;         /* bounds of zmm's slots */
     struct range excluded[MAX_EXCLUDED];
     unsigned excluded_count;
@@ -84,8 +84,10 @@ static void mark_word(struct scan *s, uintptr_t w)
     if (!r || (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_REACHED))
         return;
     atomic_fetch_or_explicit(&r->state, REC_REACHED, memory_order_relaxed);
-    if (s->depth < s->live)
+    if (s->depth < s->live) {
+        __builtin_prefetch((const void *)start);
         s->stack[s->depth++] = (struct pending){ start, size };
+    }
 }
 
 static void mark_words(struct scan *s, uintptr_t lo, uintptr_t hi)
@@ -94,12 +96,16 @@ static void mark_words(struct scan *s, uintptr_t lo, uintptr_t hi)
         mark_word(s, *(const uintptr_t *)p);
 }
 
+/* First in, first out: a block is read long after its prefetch, while the others queued
+ * ahead of it are (lists and trees are walked side by side, not one cache miss at a time).
+ * Every block is queued at most once, so the queue never passes LIVE entries. */
 static void mark_drain(struct scan *s)
 {
-    while (s->depth) {
-        struct pending b = s->stack[--s->depth];
+    while (s->head < s->depth) {
+        struct pending b = s->stack[s->head++];
         mark_words(s, b.start, b.start + b.size);
     }
+    s->head = s->depth = 0;
 }
 
 /* Words of [lo, hi) in pages that are in memory, skipping zmm's chunks and huge blocks. */

@@ -1,9 +1,10 @@
 /* symbol.c: owns the translation of program counters to names for reports. The loaded
  * object and the offset from its load bias come from dl_iterate_phdr, always, session or
  * not. Function and file:line come from libdw, which is opened with dlopen at the first
- * session and never linked (zmm is preloaded into every process); a session is one Dwfl of
- * this process's mappings, from symbol_begin to symbol_end. Without libdw the function is
- * the exported symbol dladdr finds, if any. Every string is bounded and NUL-terminated.
+ * session and never linked (zmm is preloaded into every process); one Dwfl of this
+ * process's mappings serves every session (symbol_begin to symbol_end) until symbol_close,
+ * so each request's report does not read the same debug information again. Without libdw
+ * the function is the exported symbol dladdr finds, if any. Every string is bounded and NUL-terminated.
  * libdw and __cxa_demangle allocate with malloc; this file never does, and gives their
  * results back with free(). The caller serialises sessions and lookups. */
 #include "symbol.h"
@@ -431,6 +432,7 @@ static bool dw_active(void) { return dw_session != NULL; }
 #else
 static bool dw_open(void) { return false; }
 static void dw_close(void) {}
+static bool dw_refresh(void) { return false; }
 static void dw_describe(uintptr_t pc, struct symbol *s) { (void)pc; (void)s; }
 static bool dw_active(void) { return false; }
 #endif
@@ -439,14 +441,23 @@ static bool dw_active(void) { return false; }
 
 static bool session;
 
+/* libdw's view of the process outlives a session: a request's report reads only the
+ * debug information the previous ones have not (objects loaded since are reported again). */
 void symbol_begin(void)
 {
-    symbol_end();
-    dw_open();
+    if (dw_active())
+        dw_refresh();
+    else
+        dw_open();
     session = true;
 }
 
 void symbol_end(void)
+{
+    session = false;
+}
+
+void symbol_close(void)
 {
     dw_close();
     session = false;

@@ -20,6 +20,8 @@ struct symbol {
  * system allocator. */
 void symbol_begin(void);
 void symbol_lookup(uintptr_t pc, struct symbol *s);
+/* Ends the session; libdw stays open for the next one (symbol_close closes it). */
 void symbol_end(void);
+void symbol_close(void);
 
 #endif
