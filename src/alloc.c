@@ -5,9 +5,11 @@
  * a freed block or an interior pointer is a fault that stops the process with one line.
  * Start-up happens on the first call from static storage (no dlsym, no allocation);
  * ZMM_ALLOC=0 leaves heap_tls NULL so every call takes the slow path to the system, and so
- * does tracked mode (ZMM_LEAKS), whose calls capture a stack and record the block under the
- * thread's heap lock. */
+ * does checked mode: tracking (ZMM_LEAKS and the ZMM_REQUEST_* options that need records),
+ * whose calls capture a stack and record the block, and ZMM_DEBUG, whose blocks carry poison
+ * and a canary; either runs under the thread's heap lock. */
 #include "alloc.h"
+#include "debug.h"
 #include "heap.h"
 #include "huge.h"
 #include "limit.h"
@@ -31,22 +33,58 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static atomic_int boot;     /* 0 not started, 1 starting, 2 ready */
 static bool system_only;    /* ZMM_ALLOC=0 */
 static bool tracking;       /* ZMM_LEAKS or a ZMM_REQUEST_* that needs records, in a selected program */
 static bool stacks;         /* tracking with stacks: reports (ZMM_LEAKS, ZMM_REQUEST_RETAINED) */
+static bool checked;        /* tracking or ZMM_DEBUG: every call takes the checked path */
 
 /* ---- start-up and fork ------------------------------------------------------------- */
 
+/* Fork: zmm's locks are taken in this order before, and let go after, in the parent and
+ * the child (lock.h says how); the child also sets the other threads' heaps aside. One fork
+ * at a time does so (glibc runs the prepare handlers of concurrent forks side by side): a
+ * thread that cannot have its turn within a second (a handler forking over its own thread's
+ * fork) forks without zmm's locks, as zmm did before it took them. */
+static spinlock_t fork_lock;
+static __thread bool fork_turn;
+
+static void alloc_fork(enum fork_phase phase)
+{
+    heap_fork(phase);
+    chunk_fork(phase);
+    huge_fork(phase);
+    registry_fork(phase);
+    depot_fork(phase);
+}
+
+static void alloc_fork_prepare(void)
+{
+    fork_turn = false;
+    for (int i = 0; i < 50 && !fork_turn; i++) {     /* 50 x (2000 yields, 1 ms) */
+        spin_fork(&fork_lock, &fork_turn, FORK_PREPARE);
+        if (!fork_turn)
+            nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+    }
+    if (fork_turn)
+        alloc_fork(FORK_PREPARE);
+}
+
+static void alloc_fork_parent(void)
+{
+    if (fork_turn) {
+        alloc_fork(FORK_PARENT);
+        spin_unlock(&fork_lock);
+    }
+}
+
 static void alloc_fork_child(void)
 {
-    registry_after_fork();
-    chunk_after_fork();
-    huge_after_fork();
-    heap_after_fork();
-    depot_after_fork();
+    alloc_fork(FORK_CHILD);
+    spin_init(&fork_lock);
     request_after_fork();
 }
 
@@ -60,7 +98,7 @@ static ZMM_COLD void alloc_boot(void)
     }
     options_load(environ);
     sys_init();
-    os_configure((unsigned)zmm_opt.mem_type, zmm_opt.huge_pages);
+    os_configure((unsigned)zmm_opt.mem_type, zmm_opt.huge_pages, zmm_opt.fail_map.s);
     limit_set(zmm_opt.memory_limit);
     system_only = !zmm_opt.alloc;
     stacks = zmm_opt.leaks != LEAKS_OFF || zmm_opt.request_retained;
@@ -70,9 +108,11 @@ static ZMM_COLD void alloc_boot(void)
         sys_one_arena();
         track_enable((unsigned)zmm_opt.stack_depth, zmm_opt.request_limit != OPT_UNSET);
     }
-    heap_init(!tracking);
+    debug_configure(zmm_opt.debug.s);
+    checked = tracking || (!system_only && debug_opts.on);
+    heap_init(!checked);
     atomic_store_explicit(&boot, 2, memory_order_release);
-    pthread_atfork(NULL, NULL, alloc_fork_child);   /* may allocate: after boot */
+    pthread_atfork(alloc_fork_prepare, alloc_fork_parent, alloc_fork_child);   /* may allocate: after boot */
 }
 
 ZMM_INLINE bool alloc_ready(void)
@@ -226,7 +266,7 @@ static ZMM_NOINLINE void *malloc_slow(size_t n)
         return sys_malloc(n);
     if (n > ZMM_SIZE_MAX)
         return enomem();
-    if (tracking)
+    if (checked)
         return tracked_alloc(0, n);
     bool orphan;
     struct zmm_heap *h = heap_enter(&orphan);
@@ -278,7 +318,7 @@ static ZMM_NOINLINE void free_slow(void *p)
     int saved = errno;
     struct block b;
     classify(p, "free", &b);
-    if (tracking)
+    if (checked)
         tracked_free(p, &b);
     else
         free_block(p, &b);
@@ -336,7 +376,7 @@ void *zmm_calloc(size_t n, size_t m)
     }
     if (!alloc_ready())
         return sys_calloc(n, m);
-    if (tracking) {
+    if (checked) {
         void *p = tracked_alloc(0, total);
         return p ? memset(p, 0, total) : NULL;
     }
@@ -398,7 +438,7 @@ void *zmm_realloc(void *p, size_t n)
     }
     if (!alloc_ready())
         return realloc_move(p, &b, n);
-    if (tracking)
+    if (checked)
         return tracked_realloc(p, &b, n);
     void *q = realloc_in_place(heap_self, p, &b, n);
     if (!q)
@@ -461,23 +501,93 @@ static bool request_within_limit(size_t n)
     return false;
 }
 
+/* ZMM_DEBUG found block P misused: one line, with where it was allocated when tracked. */
+static _Noreturn ZMM_COLD void debug_fault(const char *verb, const void *p, const struct debug_fault *f)
+{
+    char at[600] = "";
+    uintptr_t start;
+    size_t size;
+    struct zmm_rec *r = tracking ? track_find((uintptr_t)p, &start, &size) : NULL;
+    const uintptr_t *pcs;
+    if (r && depot_get(r->stack, &pcs)) {
+        track_guard = true;
+        report_where(pcs[0] - 1, at, sizeof at);
+    }
+    switch (f->kind) {
+    case DEBUG_OVERFLOW:
+        out_fault("heap buffer overflow: %zu-byte block %p written %zu byte(s) past its end (%s)%s%s",
+                  f->size, p, f->past, verb, at[0] ? ", allocated at " : "", at);
+    case DEBUG_USE_AFTER_FREE:
+        out_fault("use after free: %zu-byte block %p written at offset %zu after it was freed (seen by %s)%s%s",
+                  f->size, p, f->offset, verb, at[0] ? ", allocated at " : "", at);
+    case DEBUG_FREED:
+        out_fault("double free of %p (%zu-byte block)", p, f->size);
+    default:
+        out_fault("heap buffer overflow: block %p's end marker is overwritten (%s)%s%s", p, verb,
+                  at[0] ? ", allocated at " : "", at);
+    }
+}
+
+static uint64_t slots_total(const struct zmm_heap *h)
+{
+    uint64_t n = 0;
+    for (unsigned bin = 0; bin < BIN_COUNT; bin++)
+        n += h->bins.slots[bin];
+    return n;
+}
+
+/* ZMM_DEBUG on a block just allocated for N bytes (H held). Only a small block taken from its
+ * list is checked for writes after free: pages change hands between runs of other sizes, and
+ * a run cut anew (CARVED) has the tails of its other blocks wiped, so that no tag of a past
+ * life is taken for this one's. */
+static void debug_new(void *p, size_t n, bool carved, const char *verb)
+{
+    struct block b;
+    classify(p, verb, &b);
+    if (carved)
+        for (unsigned i = 1; i < bin_count[PG_BIN(b.map)]; i++)
+            debug_wipe((uint8_t *)p + (size_t)i * b.size, b.size);
+    struct debug_fault f;
+    debug_born(p, n, b.size, b.kind == BLOCK_SMALL && !carved, &f);
+    if (f.kind != DEBUG_OK)
+        debug_fault(verb, p, &f);
+}
+
 static void *tracked_alloc(size_t align, size_t n)
 {
     if (track_busy())
         return guarded_sys(NULL, align, n);
-    request_ensure_worker();
-    if (!request_within_limit(n))
+    size_t extra = debug_extra();
+    if (n > ZMM_SIZE_MAX - extra)
         return enomem();
+    if (tracking) {
+        request_ensure_worker();
+        if (!request_within_limit(n))
+            return enomem();
+    }
     uint32_t stack = stacks ? track_capture(heap_self) : DEPOT_NONE;
     struct zmm_heap *h = tracked_enter();
-    void *p = align ? heap_aligned(h, align, n) : heap_malloc(h, n);
-    if (p) {
+    uint64_t slots = debug_opts.on ? slots_total(h) : 0;
+    void *p = align ? heap_aligned(h, align, n + extra) : heap_malloc(h, n + extra);
+    if (p && tracking) {
         /* The free-list link left in the block would make one leak point to the next. */
         memset(p, 0, sizeof(struct zmm_slot));
         track_note(h, p, n, stack);
     }
+    if (p && debug_opts.on)
+        debug_new(p, n, slots_total(h) != slots, align ? "memalign" : "malloc");
     spin_unlock(&h->lock);
     return p ? p : enomem();
+}
+
+/* ZMM_DEBUG on a block about to be freed or moved: its canary checked; its size returned. */
+static size_t debug_old(void *p, const struct block *b, const char *verb)
+{
+    struct debug_fault f;
+    size_t n = debug_check(p, b->size, &f);
+    if (f.kind != DEBUG_OK)
+        debug_fault(verb, p, &f);
+    return n;
 }
 
 static void tracked_free(void *p, const struct block *b)
@@ -487,26 +597,49 @@ static void tracked_free(void *p, const struct block *b)
         return;
     }
     struct zmm_heap *h = tracked_enter();
-    track_forget(p);
+    if (debug_opts.tail) {
+        debug_old(p, b, "free");
+        debug_died(p, b->size);
+    }
+    if (tracking)
+        track_forget(p);
     free_block(p, b);
     spin_unlock(&h->lock);
+}
+
+/* ZMM_DEBUG: every realloc moves (the old block is checked, then freed and poisoned). */
+static void *debug_realloc(void *p, const struct block *b, size_t n)
+{
+    struct zmm_heap *h = tracked_enter();
+    size_t old = debug_old(p, b, "realloc");
+    spin_unlock(&h->lock);
+    void *q = tracked_alloc(0, n);
+    if (!q)
+        return NULL;
+    memcpy(q, p, old < n ? old : n);
+    tracked_free(p, b);
+    return q;
 }
 
 /* The record goes before the block may move (a huge block's old slots are unmapped then). */
 static void *tracked_realloc(void *p, const struct block *b, size_t n)
 {
+    if (debug_opts.tail)
+        return debug_realloc(p, b, n);
     if (n > b->size && !request_within_limit(n - b->size))
         return enomem();
     uint32_t stack = track_busy() || !stacks ? DEPOT_NONE : track_capture(heap_self);
     struct zmm_heap *h = tracked_enter();
-    track_forget(p);
+    if (tracking)
+        track_forget(p);
     void *q = realloc_in_place(h, p, b, n);
     if (!q && (q = heap_malloc(h, n)) != NULL) {
         memset(q, 0, sizeof(struct zmm_slot));
         memcpy(q, p, n < b->size ? n : b->size);
         free_block(p, b);
     }
-    track_note(h, q ? q : p, q ? n : b->size, stack);
+    if (tracking)
+        track_note(h, q ? q : p, q ? n : b->size, stack);
     spin_unlock(&h->lock);
     return q ? q : enomem();
 }
@@ -538,7 +671,7 @@ static void *aligned(size_t align, size_t n)
         return enomem();
     if (!alloc_ready())
         return sys_memalign(align, n);
-    if (tracking)
+    if (checked)
         return tracked_alloc(align, n);
     bool orphan;
     struct zmm_heap *h = heap_enter(&orphan);
@@ -590,7 +723,7 @@ size_t zmm_usable_size(void *p)
         return 0;
     struct block b;
     classify(p, "malloc_usable_size", &b);
-    return b.size;
+    return debug_opts.tail && b.kind != BLOCK_SYSTEM ? debug_size(p, b.size) : b.size;
 }
 
 /* ---- glibc's tuning and reporting calls -------------------------------------------- */
@@ -601,10 +734,10 @@ int zmm_malloc_trim(size_t pad)
     if (!alloc_ready())
         return 0;
     struct zmm_heap *h = heap_self;
-    if (tracking && h)
+    if (checked && h)
         spin_lock(&h->lock);
     size_t freed = heap_trim(h);
-    if (tracking && h)
+    if (checked && h)
         spin_unlock(&h->lock);
     return (freed + huge_trim()) > 0;
 }
@@ -722,6 +855,12 @@ void zmm_exit(void)
 {
     if (zmm_opt.stats)
         stats_write(out_report_fd(), "at exit");
+    if (checked && debug_opts.check_on_exit) {
+        struct heap_check c;
+        heap_check(&c);
+        out_warn("ZMM_DEBUG: heap check at exit: %zu heap(s), %zu chunk(s), %zu free block(s), "
+                 "%zu freed by other threads: no fault", c.heaps, c.chunks, c.free_blocks, c.remote_blocks);
+    }
     if (!tracking)
         return;
     request_flush();

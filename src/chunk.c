@@ -75,8 +75,9 @@ static unsigned chunk_find(const struct zmm_chunk *c, unsigned n, unsigned align
     return best;
 }
 
-/* ZMM_CHECKS >= 2: the bitmap agrees with free_pages and with the page map. */
-static void chunk_verify(const struct zmm_chunk *c)
+/* The bitmap agrees with free_pages and with the page map (ZMM_CHECKS >= 2 on every change,
+ * ZMM_DEBUG=check_on_exit at exit). */
+void chunk_verify(const struct zmm_chunk *c)
 {
     unsigned used = 0;
     for (unsigned i = 0; i < CHUNK_PAGES / 64; i++)
@@ -299,7 +300,8 @@ void chunk_stats(struct chunk_stats *s)
     s->peak = atomic_load(&chunks_peak);
 }
 
-void chunk_after_fork(void)
+void chunk_fork(enum fork_phase phase)
 {
-    spin_init(&cache.lock);
+    static bool held;
+    spin_fork(&cache.lock, &held, phase);
 }

@@ -3,6 +3,7 @@
 #define ZMM_CHUNK_H
 
 #include "defs.h"
+#include "lock.h"
 
 /* Page map entry, one per page: kind in bits 0-2; a small page has its bin in bits 3-7 and
  * its distance to the run's first page in bits 8-17; a large run's first page has the run's
@@ -68,6 +69,8 @@ void chunk_free_pages(struct zmm_chunk *c, unsigned page, unsigned n);
 /* Try to extend the large run at PAGE (N pages) to M pages in place. */
 bool chunk_grow_pages(struct zmm_chunk *c, unsigned page, unsigned n, unsigned m);
 
+/* Stops the process with one line if C's bitmap, free count and page map disagree. */
+void chunk_verify(const struct zmm_chunk *c);
 /* Gives memory back to the OS: the free pages of the set (if any) and the chunk cache.
  * Returns the bytes given back. */
 size_t chunk_trim(struct zmm_chunkset *set);
@@ -77,6 +80,6 @@ struct chunk_stats {
     size_t mapped, in_use, peak, cached;   /* chunks */
 };
 void chunk_stats(struct chunk_stats *s);
-void chunk_after_fork(void);
+void chunk_fork(enum fork_phase phase);
 
 #endif

@@ -130,7 +130,8 @@ size_t depot_stacks(void)
     return stacks;
 }
 
-void depot_after_fork(void)
+void depot_fork(enum fork_phase phase)
 {
-    spin_init(&depot_lock);
+    static bool held;
+    spin_fork(&depot_lock, &held, phase);
 }

@@ -14,6 +14,7 @@
 #include "out.h"
 
 #include <pthread.h>
+#include <string.h>
 #include <sys/auxv.h>
 
 __thread struct zmm_heap *heap_tls __attribute__((tls_model("initial-exec")));
@@ -352,6 +353,41 @@ void heap_unlock_all(void)
     spin_unlock(&heaps_lock);
 }
 
+static void check_bin(struct zmm_heap *h, unsigned bin, struct heap_check *c)
+{
+    uint64_t seen = 0;
+    for (struct zmm_slot *s = h->bins.free[bin]; s; s = s->next) {
+        if (!slot_is_free(h->bins.key, s) || ++seen > h->bins.slots[bin])
+            bin_corrupted(bin, s);
+        uint32_t m = chunk_of(s)->map[page_of(s)];
+        if (PG_KIND(m) != PG_SMALL || PG_BIN(m) != bin)
+            out_fault("heap check: free list of bin %u holds %p, in a page whose map entry is %x", bin,
+                      (void *)s, (unsigned)m);
+    }
+    c->free_blocks += seen;
+}
+
+void heap_check(struct heap_check *c)
+{
+    *c = (struct heap_check){ 0 };
+    heap_lock_all();
+    for (struct zmm_heap *h = heaps_all; h; h = h->next_all) {
+        if (h->state == HEAP_FORKED)
+            continue;
+        c->heaps++;
+        for (unsigned bin = 0; bin < BIN_COUNT; bin++)
+            check_bin(h, bin, c);
+        struct zmm_slot *s = atomic_load_explicit(&h->remote, memory_order_acquire);
+        for (; s; s = s->next, c->remote_blocks++)
+            if (!slot_is_free(h->bins.key, s))
+                out_fault("heap check: corrupted remote free list at %p", (void *)s);
+        struct zmm_chunk *ch = h->chunks.head;
+        for (size_t i = 0; i < h->chunks.count; i++, ch = ch->next, c->chunks++)
+            chunk_verify(ch);
+    }
+    heap_unlock_all();
+}
+
 void heap_totals(struct heap_totals *t)
 {
     *t = (struct heap_totals){ 0 };
@@ -378,24 +414,28 @@ void heap_totals(struct heap_totals *t)
 
 /* ---- process start-up and fork ----------------------------------------------------- */
 
-void heap_after_fork(void)
+void heap_fork(enum fork_phase phase)
 {
-    spin_init(&heaps_lock);
+    static bool held;
+    if (phase == FORK_PREPARE)
+        spin_fork(&heaps_lock, &held, phase);
     for (struct zmm_heap *h = heaps_all; h; h = h->next_all) {
-        spin_init(&h->lock);
-        if (h != heap_self && h != &orphan && h->state == HEAP_ACTIVE) {
-            h->state = HEAP_ABANDONED;
-            h->next_abandoned = heaps_abandoned;
-            heaps_abandoned = h;
-        }
+        spin_fork(&h->lock, &h->fork_held, phase);
+        if (phase == FORK_CHILD && h != heap_self && h != &orphan && h->state == HEAP_ACTIVE)
+            h->state = HEAP_FORKED;
     }
+    if (phase != FORK_PREPARE)
+        spin_fork(&heaps_lock, &held, phase);
 }
 
 void heap_init(bool fast)
 {
     fast_paths = fast;
-    const uint64_t *r = (const uint64_t *)getauxval(AT_RANDOM);
-    key_seed = mix64((r ? r[0] ^ r[1] : 0) ^ __builtin_ia32_rdtsc());
+    const void *at_random = (const void *)getauxval(AT_RANDOM);
+    uint64_t r[2] = { 0, 0 };
+    if (at_random)
+        memcpy(r, at_random, sizeof r);             /* the kernel does not align it */
+    key_seed = mix64(r[0] ^ r[1] ^ __builtin_ia32_rdtsc());
     heap_setup(&orphan);
     orphan.next_all = heaps_all;
     heaps_all = &orphan;

@@ -7,7 +7,10 @@
 #include "chunk.h"
 #include "lock.h"
 
-enum heap_state { HEAP_ACTIVE, HEAP_ABANDONED };
+/* A heap is its thread's (ACTIVE), waits for a new thread (ABANDONED, its thread exited), or
+ * belonged to a thread of the parent of a fork (FORKED: its lists may be half changed; blocks
+ * freed into it stay on its remote list, and no thread takes it). */
+enum heap_state { HEAP_ACTIVE, HEAP_ABANDONED, HEAP_FORKED };
 
 struct zmm_heap {
     struct zmm_bins bins;
@@ -22,6 +25,7 @@ struct zmm_heap {
     int state;
     struct zmm_heap *next_all, *next_abandoned;
     spinlock_t lock;                    /* tracked mode only: held around every change */
+    bool fork_held;                     /* LOCK taken before a fork */
     void *track;                        /* track.c's state for this heap's records */
 };
 
@@ -33,7 +37,9 @@ extern __thread struct zmm_heap *heap_self __attribute__((tls_model("initial-exe
 
 /* Process start-up: the thread-exit key; FAST false keeps heap_tls NULL. */
 void heap_init(bool fast);
-void heap_after_fork(void);             /* in the child: reset locks, abandon other heaps */
+/* Around fork (see lock.h): every heap's lock and the heap list; in the child the heaps of
+ * the other threads, caught in whatever they were doing, are set aside for good. */
+void heap_fork(enum fork_phase phase);
 
 /* The calling thread's heap, adopting an abandoned one or making one; NULL if memory is
  * exhausted or the thread is past its own exit (then use heap_lock_orphan). */
@@ -56,6 +62,14 @@ void heap_free_large(struct zmm_heap *h, void *p);
  * calling thread's heap, or NULL. */
 void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s, size_t size, struct zmm_heap *freer);
 size_t heap_trim(struct zmm_heap *h);
+
+/* ZMM_DEBUG=check_on_exit: with every heap held, each free list (links, keys, the page each
+ * block is in), each remote list and each chunk (chunk_verify) is checked; a fault stops the
+ * process with one line. The heaps of a fork's parent's other threads are left out. */
+struct heap_check {
+    size_t heaps, chunks, free_blocks, remote_blocks;
+};
+void heap_check(struct heap_check *c);
 
 struct heap_totals {
     uint64_t allocs[BIN_COUNT], frees[BIN_COUNT], slots[BIN_COUNT];

@@ -167,9 +167,10 @@ size_t huge_trim(void)
     return freed;
 }
 
-void huge_after_fork(void)
+void huge_fork(enum fork_phase phase)
 {
-    spin_init(&cache.lock);
+    static bool held;
+    spin_fork(&cache.lock, &held, phase);
 }
 
 void huge_stats(struct huge_stats *s)

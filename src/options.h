@@ -14,6 +14,7 @@ enum mem_type { MEM_MMAP_ANON, MEM_MMAP_ZERO, MEM_MALLOC };
     X(COMPACT,      size,    compact,      "adaptive",  "bytes of empty chunks kept for reuse; 0 gives them back at once (as ZEND_MM_COMPACT)") \
     X(MEMORY_LIMIT, size,    memory_limit, "-1",        "bytes of heap past which allocation fails with PHP's message; -1 is unlimited") \
     X(STATS,        flag,    stats,        "0",         "1 writes heap statistics at exit") \
+    X(DEBUG,        text,    debug,        "",          "heap debugging: poison_alloc=BYTE,poison_free=BYTE,padding=N,check_on_exit (as ZEND_MM_DEBUG)") \
     X(LEAKS,        leaks,   leaks,        "0",         "1 tracks every block and reports leaks at exit; reachable also lists reachable blocks") \
     X(REPORT,       text,    report,       "stderr",    "where reports go: stderr, or a file path (%p is the pid); appended") \
     X(REPORT_FORMAT, format, report_format, "text",     "text (LeakSanitizer's shape) or json (one object per line)") \
@@ -24,7 +25,8 @@ enum mem_type { MEM_MMAP_ANON, MEM_MMAP_ZERO, MEM_MALLOC };
     X(REQUEST_RECLAIM, flag, request_reclaim, "0",      "1 frees the unreachable blocks of each ended request") \
     X(REQUEST_SIGNAL, signal, request_signal, "none",   "signal that marks a request boundary: USR2, SIGUSR1, 12, RTMIN+3 ...") \
     X(REQUEST_RETAINED, flag, request_retained, "0",    "1 also lists, per stack, the blocks born in an ended request that are still reachable") \
-    X(REQUEST_LIMIT, size,   request_limit, "-1",       "bytes born in one request and still live past which allocation fails with PHP's message; -1 is unlimited")
+    X(REQUEST_LIMIT, size,   request_limit, "-1",       "bytes born in one request and still live past which allocation fails with PHP's message; -1 is unlimited") \
+    X(FAIL_MAP,     text,    fail_map,     "",          "fault injection for tests: the Nth mapping zmm asks the OS for fails (N+: and every later one)")
 
 #define OPT_UNSET ((size_t)-1)   /* "adaptive" / "-1" for size options, "unchanged" exit code */
 #define STACK_DEPTH_MAX 64

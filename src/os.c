@@ -2,12 +2,16 @@
  * memory for chunks and huge blocks from the source ZMM_MEM_TYPE names (anonymous maps,
  * private maps of /dev/zero, or 2 MiB-aligned blocks of the system allocator, which can
  * neither be resized in place nor moved), and page-aligned zeroed memory for metadata.
- * It never reserves more address space than it returns (RLIMIT_AS stays meaningful). */
+ * It never reserves more address space than it returns (RLIMIT_AS stays meaningful).
+ * ZMM_FAIL_MAP (fault injection, for tests) makes the Nth mapping fail, or every one from the
+ * Nth on, as the kernel would with ENOMEM; mappings are counted in the order they are asked. */
 #include "os.h"
 #include "options.h"
+#include "out.h"
 #include "sys.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -15,9 +19,43 @@
 static unsigned mem_type = MEM_MMAP_ANON;   /* enum mem_type of options.h */
 static bool huge_pages;
 static int zero_fd = -1;
+static unsigned long fail_at;              /* ZMM_FAIL_MAP's N, 0 for none */
+static bool fail_after;                    /* "N+": N and every later one */
+static atomic_ulong maps;                  /* mappings asked for so far */
 
-void os_configure(unsigned type, bool thp)
+/* Does this mapping fail on purpose (ZMM_FAIL_MAP)? */
+static bool os_injected(void)
 {
+    if (ZMM_LIKELY(!fail_at))
+        return false;
+    unsigned long n = atomic_fetch_add_explicit(&maps, 1, memory_order_relaxed) + 1;
+    if (n == fail_at || (fail_after && n > fail_at)) {
+        errno = ENOMEM;
+        return true;
+    }
+    return false;
+}
+
+static void configure_faults(const char *spec)
+{
+    unsigned long n = 0;
+    const char *s = spec;
+    for (; *s >= '0' && *s <= '9' && n < 100000000ul; s++)
+        n = n * 10 + (unsigned long)(*s - '0');
+    bool after = *s == '+';
+    if (after)
+        s++;
+    if (*spec && (*s || s == spec || !n)) {
+        out_warn("ZMM_FAIL_MAP=%s: not N or N+ (N from 1); no mapping fails", spec);
+        return;
+    }
+    fail_at = n;
+    fail_after = after;
+}
+
+void os_configure(unsigned type, bool thp, const char *fail_map)
+{
+    configure_faults(fail_map);
     mem_type = type;
     huge_pages = thp;
     if (mem_type == MEM_MMAP_ZERO) {
@@ -29,6 +67,8 @@ void os_configure(unsigned type, bool thp)
 
 static void *os_mmap(void *hint, size_t size)
 {
+    if (os_injected())
+        return NULL;
     void *p;
     if (mem_type == MEM_MMAP_ZERO)
         p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, zero_fd, 0);
@@ -124,6 +164,8 @@ void os_purge(void *p, size_t size)
 
 void *os_map_meta(size_t size)
 {
+    if (os_injected())
+        return NULL;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
@@ -131,6 +173,10 @@ void *os_map_meta(size_t size)
 void *os_map_scratch(size_t size)
 {
     int saved = errno;
+    if (os_injected()) {
+        errno = saved;
+        return NULL;
+    }
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     errno = saved;
     return p == MAP_FAILED ? NULL : p;

@@ -4,7 +4,8 @@
 
 #include "defs.h"
 
-void os_configure(unsigned mem_type, bool huge_pages);
+/* FAIL_MAP: ZMM_FAIL_MAP's value ("" for none). */
+void os_configure(unsigned mem_type, bool huge_pages, const char *fail_map);
 
 /* SIZE bytes (a page multiple) at an ALIGN-aligned address (a power of two >= CHUNK_SIZE),
  * or NULL. Fresh memory reads as zero. */

@@ -298,6 +298,22 @@ static int report_open(void)
     return fd;
 }
 
+/* ---- one frame, for a fault line ----------------------------------------------------- */
+
+void report_where(uintptr_t pc, char *buf, size_t cap)
+{
+    static struct symbol s;             /* faults stop the process: one at a time */
+    symbol_begin();
+    symbol_lookup(pc, &s);
+    symbol_end();
+    if (s.function[0] && s.line)
+        out_format(buf, cap, "%s %s:%u", s.function, base_name(s.file), s.line);
+    else if (s.function[0])
+        out_format(buf, cap, "%s (%s+0x%lx)", s.function, base_name(s.object), (unsigned long)s.offset);
+    else
+        out_format(buf, cap, "%s+0x%lx", s.object[0] ? base_name(s.object) : "?", (unsigned long)s.offset);
+}
+
 /* ---- the report -------------------------------------------------------------------- */
 
 bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_blocks)

@@ -20,5 +20,8 @@ struct report_opts {
  * With LEAKED, the leaked blocks themselves (suppressed ones included) are handed over there
  * (scan_release gives the memory back); else LEAKED->count is 0. */
 bool report_leaks(const struct report_opts *ro, struct scan_result *leaked);
+/* "function file:line" (or what is known) of code address PC, for a fault line; under the
+ * re-entry guard. */
+void report_where(uintptr_t pc, char *buf, size_t cap);
 
 #endif
