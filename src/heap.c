@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <unistd.h>
 
 __thread struct zmm_heap *heap_tls __attribute__((tls_model("initial-exec")));
 __thread struct zmm_heap *heap_self __attribute__((tls_model("initial-exec")));
@@ -414,15 +415,35 @@ void heap_totals(struct heap_totals *t)
 
 /* ---- process start-up and fork ----------------------------------------------------- */
 
+/* In a fork child: H gets a key of its own, and every link on its lists is signed again (the
+ * parent's key says nothing about the child's). */
+static void heap_rekey(struct zmm_heap *h)
+{
+    uintptr_t old = h->bins.key, key = heap_new_key(h);
+    for (unsigned bin = 0; bin < BIN_COUNT; bin++)
+        for (struct zmm_slot *s = h->bins.free[bin]; s; s = s->next) {
+            if (s->check != slot_check(old, s, s->next))
+                bin_corrupted(bin, s);
+            s->check = slot_check(key, s, s->next);
+        }
+    for (struct zmm_slot *s = atomic_load(&h->remote); s; s = s->next)
+        s->check = slot_check(key, s, s->next);
+    h->bins.key = key;
+}
+
 void heap_fork(enum fork_phase phase)
 {
     static bool held;
     if (phase == FORK_PREPARE)
         spin_fork(&heaps_lock, &held, phase);
+    if (phase == FORK_CHILD)
+        key_seed = mix64(key_seed ^ (uint64_t)getpid() ^ __builtin_ia32_rdtsc());
     for (struct zmm_heap *h = heaps_all; h; h = h->next_all) {
         spin_fork(&h->lock, &h->fork_held, phase);
         if (phase == FORK_CHILD && h != heap_self && h != &orphan && h->state == HEAP_ACTIVE)
             h->state = HEAP_FORKED;
+        if (phase == FORK_CHILD && h->state != HEAP_FORKED)
+            heap_rekey(h);
     }
     if (phase != FORK_PREPARE)
         spin_fork(&heaps_lock, &held, phase);
