@@ -179,6 +179,8 @@ leak-flags)
 	expect out=1
 	z --request-signal=USR2 -- sh -c 'echo $ZMM_REQUEST_SIGNAL'
 	expect out=USR2
+	z --debug=padding=16,check_on_exit -- sh -c 'echo $ZMM_DEBUG'
+	expect out=padding=16,check_on_exit
 	z --retained -- sh -c 'echo $ZMM_REQUEST_RETAINED'
 	expect out=1
 	z --request-limit=16M -- sh -c 'echo $ZMM_REQUEST_LIMIT'
