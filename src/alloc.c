@@ -211,6 +211,8 @@ static void classify(void *p, const char *verb, struct block *b)
             return;
         case PG_LCONT: {
             unsigned first = page - PG_N(m);
+            if (PG_KIND(c->map[first]) != PG_LARGE)     /* a freed run its heap holds */
+                fault_double(verb, p, 0);
             fault_interior(verb, p, page_addr(c, first), (size_t)PG_N(c->map[first]) << PAGE_SHIFT);
         }
         case PG_FREE: {

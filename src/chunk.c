@@ -1,7 +1,10 @@
 /* chunk.c: owns chunks: their header (bitmap and page map), page runs inside them, and the
  * cache of empty chunks. Invariants: a chunk belongs to exactly one set (heap) or to the
- * cache; bitmap bit = page in use; free_pages counts the zero bits; only the owning thread
- * touches a set's chunks, so the page paths take no lock; the cache has a spin lock.
+ * cache; bitmap bit = page in use; free_pages counts the zero bits; held_pages counts pages
+ * in use in the bitmap that the owner holds as freed large runs (heap.c gives them back before
+ * the chunk could be found empty, so a chunk leaves its set only when every page is free);
+ * only the owning thread touches a set's chunks, so the page paths take no lock; the cache
+ * has a spin lock.
  * The cache keeps ZMM_COMPACT bytes, or by default a share of the running average of chunks
  * in use; chunks past a few hot ones are purged (madvise) when cached, the rest unmapped. */
 #include "chunk.h"
@@ -85,6 +88,9 @@ void chunk_verify(const struct zmm_chunk *c)
     if (used + c->free_pages != CHUNK_PAGES)
         out_fault("chunk %p: bitmap has %u pages in use, header says %u free", (const void *)c, used,
                   (unsigned)c->free_pages);
+    if (c->held_pages + FIRST_PAGE > used)
+        out_fault("chunk %p: %u pages held on run lists, only %u in use", (const void *)c,
+                  (unsigned)c->held_pages, used - FIRST_PAGE);
     for (unsigned p = FIRST_PAGE; p < CHUNK_PAGES; p++) {
         bool in_use = (c->bitmap[p / 64] >> (p % 64)) & 1;
         if (!in_use && PG_KIND(c->map[p]) != PG_FREE)
@@ -142,6 +148,7 @@ static void chunk_init_header(struct zmm_chunk *c)
     c->bitmap[0] = 1;
     c->map[0] = PG_HEADER;
     c->free_pages = CHUNK_PAGES - FIRST_PAGE;
+    c->held_pages = 0;
 }
 
 static struct zmm_chunk *chunk_new(void)

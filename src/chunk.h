@@ -10,7 +10,9 @@
  * page count in bits 8-17, its other pages the distance to the first. Bits 18-28 of a small
  * run's first page are used only while a sweep of the bin lists counts its free blocks.
  * A freed run's first page keeps its old entry shifted left by 3 (kind PG_FREE), so a second
- * free can still name the block's size. */
+ * free can still name the block's size. A freed large run that its heap holds for reuse
+ * (held_pages, heap.c) has only that first entry changed: its PG_LCONT pages lead to a first
+ * page that is not PG_LARGE, which means freed. */
 enum { PG_FREE = 0, PG_HEADER = 1, PG_SMALL = 2, PG_LARGE = 3, PG_LCONT = 4 };
 #define PG_KIND(m)              ((m) & 7u)
 #define PG_BIN(m)               (((m) >> 3) & 31u)
@@ -33,6 +35,8 @@ struct zmm_chunk {
     struct zmm_chunkset *set;
     struct zmm_chunk *next, *prev;  /* the set's list */
     uint32_t free_pages;
+    uint32_t held_pages;            /* pages of freed large runs on the owner's run lists (heap.c):
+                                     * in use in the bitmap, free in the page map */
     uint64_t bitmap[CHUNK_PAGES / 64];   /* 1 = page in use (page 0 always) */
     uint32_t map[CHUNK_PAGES];
 };
@@ -64,7 +68,8 @@ ZMM_INLINE void *page_addr(struct zmm_chunk *c, unsigned page)
  * chunks, best fit, taking a new chunk if none has room and GROW allows; marked used, map
  * entries left to the caller. NULL when none fits or memory is exhausted. */
 void *chunk_alloc_pages(struct zmm_chunkset *set, unsigned n, unsigned align, bool grow);
-/* Give back N pages starting at PAGE; an emptied chunk leaves the set. */
+/* Give back N pages starting at PAGE; an emptied chunk leaves the set. A chunk whose pages
+ * are all free or held (held_pages) stays: the heap gives back the held runs first. */
 void chunk_free_pages(struct zmm_chunk *c, unsigned page, unsigned n);
 /* Try to extend the large run at PAGE (N pages) to M pages in place. */
 bool chunk_grow_pages(struct zmm_chunk *c, unsigned page, unsigned n, unsigned m);

@@ -6,7 +6,15 @@
  * heap, under a lock. A fork child resets the locks and abandons every other thread's heap.
  * Heaps live in memory zmm maps for itself and are never unmapped. In tracked mode heap_tls
  * stays NULL (every call takes the slow path), heap_self names the heap, and each heap's
- * lock is held around every change so that the scanner can hold them all. */
+ * lock is held around every change so that the scanner can hold them all.
+ * A freed large run of up to RUN_LIST_PAGES pages goes on the heap's list for its page count
+ * (RUN_LIST_MAX pages in all) and is reused before the bitmap is searched. Such a run stays in
+ * use in its chunk's bitmap (counted in held_pages) but its first page's map entry says freed,
+ * as after chunk_free_pages (its other pages keep their continuation entries, which lead to
+ * that first page), so a second free or an interior free is caught as before; its first 16
+ * bytes hold a signed link. The lists go back to the bitmap on a sweep, a trim, before a new
+ * chunk is mapped, when a thread exits, when a run cannot grow in place past a held one, and
+ * for one chunk when its other pages are all free (so a chunk still empties). */
 #include "heap.h"
 #include "limit.h"
 #include "lock.h"
@@ -82,8 +90,78 @@ static void credit_give(struct zmm_heap *h, size_t bytes)
 
 /* ---- slow paths of the owner ------------------------------------------------------- */
 
+/* ---- freed large runs held for reuse ------------------------------------------------ */
+
+static _Noreturn ZMM_COLD void runs_corrupted(unsigned n, const void *s)
+{
+    out_fault("corrupted free list (large runs of %u pages) at %p", n, s);
+}
+
+/* Run S of N pages, its map entries already saying freed, onto its list. */
+static void runs_push(struct zmm_heap *h, struct zmm_slot *s, unsigned n)
+{
+    s->next = h->runs[n];
+    s->check = slot_check(h->bins.key, s, s->next);
+    h->runs[n] = s;
+    h->runs_count[n]++;
+    h->runs_pages += n;
+    chunk_of(s)->held_pages += n;
+}
+
+static struct zmm_slot *runs_pop(struct zmm_heap *h, unsigned n)
+{
+    struct zmm_slot *s = h->runs[n];
+    struct zmm_slot *next = s->next;
+    if (ZMM_UNLIKELY(s->check != slot_check(h->bins.key, s, next)))
+        runs_corrupted(n, s);
+    h->runs[n] = next;
+    h->runs_count[n]--;
+    h->runs_pages -= n;
+    chunk_of(s)->held_pages -= n;
+    return s;
+}
+
+/* A held run's pages back to the bitmap (the chunk is released if that empties it). */
+static void runs_release(struct zmm_slot *s, unsigned n)
+{
+    struct zmm_chunk *c = chunk_of(s);
+    unsigned first = page_of(s);
+    c->held_pages -= n;
+    s->check = 0;
+    c->map[first] = PG_WAS(c->map[first]);      /* chunk_free_pages marks it freed again */
+    chunk_free_pages(c, first, n);
+}
+
+/* Every held run back to the bitmap, or only those in chunk ONLY. */
+static void runs_flush(struct zmm_heap *h, struct zmm_chunk *only)
+{
+    if (!h->runs_pages)
+        return;
+    for (unsigned n = 1; n <= RUN_LIST_PAGES; n++) {
+        struct zmm_slot **link = &h->runs[n], *prev = NULL, *s;
+        while ((s = *link) != NULL) {
+            struct zmm_slot *next = s->next;
+            if (s->check != slot_check(h->bins.key, s, next))
+                runs_corrupted(n, s);
+            if (only && chunk_of(s) != only) {
+                prev = s;
+                link = &s->next;
+                continue;
+            }
+            *link = next;
+            if (prev)
+                prev->check = slot_check(h->bins.key, prev, next);
+            h->runs_count[n]--;
+            h->runs_pages -= n;
+            runs_release(s, n);
+        }
+    }
+}
+
 static void heap_drain(struct zmm_heap *h)
 {
+    if (!atomic_load_explicit(&h->remote, memory_order_relaxed))
+        return;
     struct zmm_slot *s = atomic_exchange_explicit(&h->remote, NULL, memory_order_acquire);
     while (s) {
         struct zmm_slot *next = s->next;
@@ -106,6 +184,7 @@ static void heap_drain(struct zmm_heap *h)
 
 static size_t heap_sweep(struct zmm_heap *h)
 {
+    runs_flush(h, NULL);
     size_t freed = bin_sweep(&h->bins);
     credit_give(h, freed);
     return freed;
@@ -138,6 +217,10 @@ static void *heap_pages(struct zmm_heap *h, size_t n, size_t align)
         h->sweep_at = heap_small_free_bytes(h) * 2 + CHUNK_SIZE;
         p = chunk_alloc_pages(&h->chunks, (unsigned)n, (unsigned)align, false);
     }
+    if (!p && h->runs_pages) {
+        runs_flush(h, NULL);
+        p = chunk_alloc_pages(&h->chunks, (unsigned)n, (unsigned)align, false);
+    }
     if (!p)
         p = chunk_alloc_pages(&h->chunks, (unsigned)n, (unsigned)align, true);
     if (!p)
@@ -162,14 +245,19 @@ void *heap_alloc_small(struct zmm_heap *h, unsigned bin)
 void *heap_alloc_large(struct zmm_heap *h, size_t pages, size_t align_pages)
 {
     heap_drain(h);
-    void *p = heap_pages(h, pages, align_pages);
-    if (!p)
+    void *p;
+    bool held = pages <= RUN_LIST_PAGES && align_pages == 1 && h->runs[pages] &&
+                credit_take(h, pages << PAGE_SHIFT);
+    if (held)
+        p = runs_pop(h, (unsigned)pages);
+    else if (!(p = heap_pages(h, pages, align_pages)))
         return NULL;
     struct zmm_chunk *c = chunk_of(p);
     unsigned first = page_of(p);
     c->map[first] = PG_LARGE_ENTRY(pages);
-    for (unsigned i = 1; i < pages; i++)
-        c->map[first + i] = PG_LCONT_ENTRY(i);
+    if (!held)                          /* a held run kept its continuation entries */
+        for (unsigned i = 1; i < pages; i++)
+            c->map[first + i] = PG_LCONT_ENTRY(i);
     ((struct zmm_slot *)p)->check = 0;
     h->large_allocs++;
     h->large_pages += pages;
@@ -189,7 +277,12 @@ bool heap_resize_large(struct zmm_heap *h, void *p, size_t pages)
     } else {
         if (!credit_take(h, (pages - old) << PAGE_SHIFT))
             return false;
-        if (!chunk_grow_pages(c, first, (unsigned)old, (unsigned)pages)) {
+        bool grown = chunk_grow_pages(c, first, (unsigned)old, (unsigned)pages);
+        if (!grown && c->held_pages) {
+            runs_flush(h, c);           /* a held run may be in the way; C keeps P's pages */
+            grown = chunk_grow_pages(c, first, (unsigned)old, (unsigned)pages);
+        }
+        if (!grown) {
             credit_give(h, (pages - old) << PAGE_SHIFT);
             return false;
         }
@@ -209,8 +302,17 @@ void heap_free_large(struct zmm_heap *h, void *p)
     unsigned n = PG_N(c->map[first]);
     h->large_frees++;
     h->large_pages -= n;
-    chunk_free_pages(c, first, n);
     credit_give(h, (size_t)n << PAGE_SHIFT);
+    unsigned rest = c->free_pages + c->held_pages + n;      /* free or held once P is */
+    if (n <= RUN_LIST_PAGES && h->runs_pages + n <= RUN_LIST_MAX && rest < CHUNK_PAGES - FIRST_PAGE) {
+        c->map[first] = PG_FREED_ENTRY(c->map[first]);    /* the continuation entries stay */
+        runs_push(h, p, n);
+        return;
+    }
+    bool held_only = c->held_pages && rest == CHUNK_PAGES - FIRST_PAGE;
+    chunk_free_pages(c, first, n);
+    if (held_only)
+        runs_flush(h, c);               /* the last held run given back releases C */
 }
 
 void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s, size_t size, struct zmm_heap *freer)
@@ -264,6 +366,7 @@ static void heap_abandon(struct zmm_heap *h)
 {
     spin_lock(&h->lock);
     heap_drain(h);
+    runs_flush(h, NULL);
     spin_unlock(&h->lock);
     spin_lock(&heaps_lock);
     h->state = HEAP_ABANDONED;
@@ -368,6 +471,24 @@ static void check_bin(struct zmm_heap *h, unsigned bin, struct heap_check *c)
     c->free_blocks += seen;
 }
 
+static void check_runs(struct zmm_heap *h, unsigned n, struct heap_check *c)
+{
+    uint32_t seen = 0;
+    for (struct zmm_slot *s = h->runs[n]; s; s = s->next) {
+        if (!slot_is_free(h->bins.key, s) || ++seen > h->runs_count[n])
+            runs_corrupted(n, s);
+        struct zmm_chunk *ch = chunk_of(s);
+        unsigned first = page_of(s);
+        if (ch->owner != h || (uintptr_t)s & (PAGE_SIZE - 1) || ch->map[first] != PG_FREED_ENTRY(PG_LARGE_ENTRY(n)))
+            out_fault("heap check: list of %u-page runs holds %p, in a page whose map entry is %x", n,
+                      (void *)s, (unsigned)ch->map[first]);
+    }
+    if (seen != h->runs_count[n])
+        out_fault("heap check: list of %u-page runs holds %u runs, counted %u", n, (unsigned)seen,
+                  (unsigned)h->runs_count[n]);
+    c->free_blocks += seen;
+}
+
 void heap_check(struct heap_check *c)
 {
     *c = (struct heap_check){ 0 };
@@ -378,6 +499,8 @@ void heap_check(struct heap_check *c)
         c->heaps++;
         for (unsigned bin = 0; bin < BIN_COUNT; bin++)
             check_bin(h, bin, c);
+        for (unsigned n = 1; n <= RUN_LIST_PAGES; n++)
+            check_runs(h, n, c);
         struct zmm_slot *s = atomic_load_explicit(&h->remote, memory_order_acquire);
         for (; s; s = s->next, c->remote_blocks++)
             if (!slot_is_free(h->bins.key, s))
@@ -424,6 +547,12 @@ static void heap_rekey(struct zmm_heap *h)
         for (struct zmm_slot *s = h->bins.free[bin]; s; s = s->next) {
             if (s->check != slot_check(old, s, s->next))
                 bin_corrupted(bin, s);
+            s->check = slot_check(key, s, s->next);
+        }
+    for (unsigned n = 1; n <= RUN_LIST_PAGES; n++)
+        for (struct zmm_slot *s = h->runs[n]; s; s = s->next) {
+            if (s->check != slot_check(old, s, s->next))
+                runs_corrupted(n, s);
             s->check = slot_check(key, s, s->next);
         }
     for (struct zmm_slot *s = atomic_load(&h->remote); s; s = s->next)

@@ -12,8 +12,16 @@
  * freed into it stay on its remote list, and no thread takes it). */
 enum heap_state { HEAP_ACTIVE, HEAP_ABANDONED, HEAP_FORKED };
 
+/* Freed large runs of up to RUN_LIST_PAGES pages are kept on per-heap LIFO lists, one per
+ * page count, and reused before the bitmap is searched. */
+#define RUN_LIST_PAGES  32u
+#define RUN_LIST_MAX    512u                /* pages held on all lists, at most */
+
 struct zmm_heap {
     struct zmm_bins bins;
+    struct zmm_slot *runs[RUN_LIST_PAGES + 1];  /* freed runs by page count, signed links */
+    uint32_t runs_count[RUN_LIST_PAGES + 1];
+    size_t runs_pages;                  /* pages held on those lists */
     struct zmm_chunkset chunks;
     _Atomic(struct zmm_slot *) remote;  /* blocks other threads freed, LIFO, owner drains */
     uint64_t large_allocs, large_frees;

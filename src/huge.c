@@ -1,8 +1,10 @@
 /* huge.c: owns huge blocks: mappings of their own, CHUNK-aligned, their size kept in the
- * registry (so lookup is O(1) and a freed one is recognised). realloc resizes in place with
- * mremap or moves the pages to a fresh aligned range, never copies. A few freed mappings are
- * kept (at most HUGE_CACHE of them, HUGE_CACHE_BYTES in all) and reused by later blocks of a
- * fitting size, sparing an munmap/mmap pair and its page faults per block. */
+ * registry (so lookup is O(1) and a freed one is recognised). The registry's size is the
+ * whole mapping, which is the block's usable size. realloc resizes in place with mremap or
+ * moves the pages to a fresh aligned range, never copies. A few freed mappings are kept (at
+ * most HUGE_CACHE of them, HUGE_CACHE_BYTES in all) and reused by later blocks of half their
+ * size up to their size, or grown (mremap) for a block up to twice their size, sparing an
+ * munmap/mmap pair and most of its page faults per block. */
 #include "huge.h"
 #include "limit.h"
 #include "lock.h"
@@ -11,7 +13,7 @@
 
 #include <stdatomic.h>
 
-#define HUGE_CACHE        8
+#define HUGE_CACHE        16
 #define HUGE_CACHE_BYTES  ((size_t)64 << 20)
 
 static struct {
@@ -31,18 +33,22 @@ static void huge_count(size_t add, size_t sub)
         ;
 }
 
-/* A cached mapping of SIZE to SIZE + 50% (and at most 4 MiB more). */
-static uint8_t *cache_take(size_t size, size_t *got)
+/* The smallest cached mapping of SIZE to MOST bytes; with SMALLER, if there is none, the
+ * largest of half SIZE or more (which the caller grows). */
+static uint8_t *cache_take(size_t size, size_t most, bool smaller, size_t *got)
 {
     uint8_t *p = NULL;
     spin_lock(&cache.lock);
-    size_t best = HUGE_CACHE;
+    size_t best = HUGE_CACHE, below = HUGE_CACHE;
     for (size_t i = 0; i < cache.count; i++) {
         size_t s = cache.slot[i].size;
-        if (s >= size && s - size <= size / 2 && s - size <= ((size_t)4 << 20) &&
-            (best == HUGE_CACHE || s < cache.slot[best].size))
+        if (s >= size && s <= most && (best == HUGE_CACHE || s < cache.slot[best].size))
             best = i;
+        if (s < size && s >= size / 2 && (below == HUGE_CACHE || s > cache.slot[below].size))
+            below = i;
     }
+    if (best == HUGE_CACHE && smaller)
+        best = below;
     if (best != HUGE_CACHE) {
         p = cache.slot[best].addr;
         *got = cache.slot[best].size;
@@ -85,7 +91,23 @@ void *huge_alloc(size_t size, size_t align, bool *zeroed)
 {
     size = align_up(size, PAGE_SIZE);
     size_t got = 0;
-    uint8_t *p = align == CHUNK_SIZE ? cache_take(size, &got) : NULL;
+    uint8_t *p = align == CHUNK_SIZE ? cache_take(size, 2 * size, true, &got) : NULL;
+    if (p && got < size) {
+        /* A smaller mapping grown: only the pages it lacks are new. */
+        uint8_t *to = os_resize_inplace(p, got, size) ? p : os_move(p, got, size, CHUNK_SIZE);
+        if (to) {
+            registry_set_huge((uintptr_t)p, got, 0);
+            if (!registry_set_huge((uintptr_t)to, size, size | REG_HUGE | REG_FREED)) {
+                os_unmap_aligned(to, size);
+                to = NULL;
+            }
+            p = to;
+            got = size;
+        } else {
+            cache_put(p, got);
+            p = NULL;
+        }
+    }
     if (!limit_take(p ? got : size)) {
         if (p)
             cache_put(p, got);
