@@ -33,7 +33,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static atomic_int boot;     /* 0 not started, 1 starting, 2 ready */
@@ -44,47 +43,17 @@ static bool checked;        /* tracking or ZMM_DEBUG: every call takes the check
 
 /* ---- start-up and fork ------------------------------------------------------------- */
 
-/* Fork: zmm's locks are taken in this order before, and let go after, in the parent and
- * the child (lock.h says how); the child also sets the other threads' heaps aside. One fork
- * at a time does so (glibc runs the prepare handlers of concurrent forks side by side): a
- * thread that cannot have its turn within a second (a handler forking over its own thread's
- * fork) forks without zmm's locks, as zmm did before it took them. */
-static spinlock_t fork_lock;
-static __thread bool fork_turn;
-
-static void alloc_fork(enum fork_phase phase)
-{
-    heap_fork(phase);
-    chunk_fork(phase);
-    huge_fork(phase);
-    registry_fork(phase);
-    depot_fork(phase);
-}
-
-static void alloc_fork_prepare(void)
-{
-    fork_turn = false;
-    for (int i = 0; i < 50 && !fork_turn; i++) {     /* 50 x (2000 yields, 1 ms) */
-        spin_fork(&fork_lock, &fork_turn, FORK_PREPARE);
-        if (!fork_turn)
-            nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
-    }
-    if (fork_turn)
-        alloc_fork(FORK_PREPARE);
-}
-
-static void alloc_fork_parent(void)
-{
-    if (fork_turn) {
-        alloc_fork(FORK_PARENT);
-        spin_unlock(&fork_lock);
-    }
-}
-
+/* Fork: nothing is locked before it. glibc takes its stdio lock after the prepare handlers,
+ * and a thread holding that lock may be in malloc: a zmm lock held across fork would deadlock
+ * them (jemalloc and tcmalloc hang there). The child resets the locks, sets the other threads'
+ * heaps aside and starts the request thread again when it is needed. */
 static void alloc_fork_child(void)
 {
-    alloc_fork(FORK_CHILD);
-    spin_init(&fork_lock);
+    registry_after_fork();
+    chunk_after_fork();
+    huge_after_fork();
+    heap_after_fork();
+    depot_after_fork();
     request_after_fork();
 }
 
@@ -112,7 +81,7 @@ static ZMM_COLD void alloc_boot(void)
     checked = tracking || (!system_only && debug_opts.on);
     heap_init(!checked);
     atomic_store_explicit(&boot, 2, memory_order_release);
-    pthread_atfork(alloc_fork_prepare, alloc_fork_parent, alloc_fork_child);   /* may allocate: after boot */
+    pthread_atfork(NULL, NULL, alloc_fork_child);   /* may allocate: after boot */
 }
 
 ZMM_INLINE bool alloc_ready(void)

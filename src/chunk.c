@@ -307,8 +307,7 @@ void chunk_stats(struct chunk_stats *s)
     s->peak = atomic_load(&chunks_peak);
 }
 
-void chunk_fork(enum fork_phase phase)
+void chunk_after_fork(void)
 {
-    static bool held;
-    spin_fork(&cache.lock, &held, phase);
+    spin_init(&cache.lock);
 }

@@ -3,7 +3,6 @@
 #define ZMM_CHUNK_H
 
 #include "defs.h"
-#include "lock.h"
 
 /* Page map entry, one per page: kind in bits 0-2; a small page has its bin in bits 3-7 and
  * its distance to the run's first page in bits 8-17; a large run's first page has the run's
@@ -85,6 +84,6 @@ struct chunk_stats {
     size_t mapped, in_use, peak, cached;   /* chunks */
 };
 void chunk_stats(struct chunk_stats *s);
-void chunk_fork(enum fork_phase phase);
+void chunk_after_fork(void);
 
 #endif

@@ -130,8 +130,7 @@ size_t depot_stacks(void)
     return stacks;
 }
 
-void depot_fork(enum fork_phase phase)
+void depot_after_fork(void)
 {
-    static bool held;
-    spin_fork(&depot_lock, &held, phase);
+    spin_init(&depot_lock);
 }

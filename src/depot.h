@@ -3,7 +3,6 @@
 #define ZMM_DEPOT_H
 
 #include "defs.h"
-#include "lock.h"
 
 #define DEPOT_NONE 0u   /* the id of "no stack known" */
 
@@ -12,6 +11,6 @@ uint32_t depot_put(const uintptr_t *pcs, unsigned n);
 /* The frames of ID (none for DEPOT_NONE). Lock-free; ids stay valid for good. */
 unsigned depot_get(uint32_t id, const uintptr_t **pcs);
 size_t depot_stacks(void);
-void depot_fork(enum fork_phase phase);
+void depot_after_fork(void);
 
 #endif

@@ -560,22 +560,17 @@ static void heap_rekey(struct zmm_heap *h)
     h->bins.key = key;
 }
 
-void heap_fork(enum fork_phase phase)
+void heap_after_fork(void)
 {
-    static bool held;
-    if (phase == FORK_PREPARE)
-        spin_fork(&heaps_lock, &held, phase);
-    if (phase == FORK_CHILD)
-        key_seed = mix64(key_seed ^ (uint64_t)getpid() ^ __builtin_ia32_rdtsc());
+    spin_init(&heaps_lock);
+    key_seed = mix64(key_seed ^ (uint64_t)getpid() ^ __builtin_ia32_rdtsc());
     for (struct zmm_heap *h = heaps_all; h; h = h->next_all) {
-        spin_fork(&h->lock, &h->fork_held, phase);
-        if (phase == FORK_CHILD && h != heap_self && h != &orphan && h->state == HEAP_ACTIVE)
+        spin_init(&h->lock);
+        if (h != heap_self && h != &orphan && h->state == HEAP_ACTIVE)
             h->state = HEAP_FORKED;
-        if (phase == FORK_CHILD && h->state != HEAP_FORKED)
+        if (h->state != HEAP_FORKED)
             heap_rekey(h);
     }
-    if (phase != FORK_PREPARE)
-        spin_fork(&heaps_lock, &held, phase);
 }
 
 void heap_init(bool fast)

@@ -33,7 +33,6 @@ struct zmm_heap {
     int state;
     struct zmm_heap *next_all, *next_abandoned;
     spinlock_t lock;                    /* tracked mode only: held around every change */
-    bool fork_held;                     /* LOCK taken before a fork */
     void *track;                        /* track.c's state for this heap's records */
 };
 
@@ -45,9 +44,9 @@ extern __thread struct zmm_heap *heap_self __attribute__((tls_model("initial-exe
 
 /* Process start-up: the thread-exit key; FAST false keeps heap_tls NULL. */
 void heap_init(bool fast);
-/* Around fork (see lock.h): every heap's lock and the heap list; in the child the heaps of
- * the other threads, caught in whatever they were doing, are set aside for good. */
-void heap_fork(enum fork_phase phase);
+/* In a fork child: the locks reset; the heaps of the other threads, caught in whatever they
+ * were doing, set aside for good; the remaining heaps re-keyed. */
+void heap_after_fork(void);
 
 /* The calling thread's heap, adopting an abandoned one or making one; NULL if memory is
  * exhausted or the thread is past its own exit (then use heap_lock_orphan). */

@@ -189,10 +189,9 @@ size_t huge_trim(void)
     return freed;
 }
 
-void huge_fork(enum fork_phase phase)
+void huge_after_fork(void)
 {
-    static bool held;
-    spin_fork(&cache.lock, &held, phase);
+    spin_init(&cache.lock);
 }
 
 void huge_stats(struct huge_stats *s)

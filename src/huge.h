@@ -3,7 +3,6 @@
 #define ZMM_HUGE_H
 
 #include "defs.h"
-#include "lock.h"
 
 /* A mapping of at least SIZE bytes at an ALIGN-aligned address (ALIGN >= CHUNK_SIZE);
  * *ZEROED tells whether it is fresh from the OS. NULL when memory or the limit is exhausted. */
@@ -13,7 +12,7 @@ void huge_free(void *p, uint64_t entry);
 void *huge_resize(void *p, uint64_t entry, size_t size);
 ZMM_INLINE size_t huge_size(uint64_t entry) { return (size_t)(entry & ~(uint64_t)(PAGE_SIZE - 1)); }
 size_t huge_trim(void);
-void huge_fork(enum fork_phase phase);
+void huge_after_fork(void);
 
 struct huge_stats {
     size_t live, live_bytes, cached, cached_bytes, peak_bytes;

@@ -71,8 +71,7 @@ bool registry_set_huge(uintptr_t addr, size_t size, uint64_t head)
     return registry_set(addr, head);
 }
 
-void registry_fork(enum fork_phase phase)
+void registry_after_fork(void)
 {
-    static bool held;
-    spin_fork(&leaf_lock, &held, phase);
+    spin_init(&leaf_lock);
 }

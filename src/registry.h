@@ -4,7 +4,6 @@
 
 #include <stdatomic.h>
 #include "defs.h"
-#include "lock.h"
 
 /* An entry: 0 unknown; REG_CHUNK for a chunk; a huge block's first slot holds its mapping
  * size | REG_HUGE (| REG_FREED while it waits in the huge cache); its other slots hold
@@ -65,6 +64,6 @@ ZMM_INLINE uint64_t registry_at(uintptr_t addr, uintptr_t *start, uintptr_t *end
 bool registry_set(uintptr_t addr, uint64_t entry);
 /* A huge mapping [addr, addr + size): head and inner entries, or all cleared (entry 0). */
 bool registry_set_huge(uintptr_t addr, size_t size, uint64_t head);
-void registry_fork(enum fork_phase phase);
+void registry_after_fork(void);
 
 #endif
