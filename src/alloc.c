@@ -492,7 +492,7 @@ static _Noreturn ZMM_COLD void debug_fault(const char *verb, const void *p, cons
         out_fault("use after free: %zu-byte block %p written at offset %zu after it was freed (seen by %s)%s%s",
                   f->size, p, f->offset, verb, at[0] ? ", allocated at " : "", at);
     case DEBUG_FREED:
-        out_fault("double free of %p (%zu-byte block)", p, f->size);
+        fault_double(verb, (void *)p, f->size);
     default:
         out_fault("heap buffer overflow: block %p's end marker is overwritten (%s)%s%s", p, verb,
                   at[0] ? ", allocated at " : "", at);
