@@ -36,6 +36,8 @@ struct zmm_chunk {
     uint32_t free_pages;
     uint32_t held_pages;            /* pages of freed large runs on the owner's run lists (heap.c):
                                      * in use in the bitmap, free in the page map */
+    void *track;                    /* tracked mode: track.c's record table of this chunk's slot,
+                                     * NULL until first looked up (the table outlives the chunk) */
     uint64_t bitmap[CHUNK_PAGES / 64];   /* 1 = page in use (page 0 always) */
     uint32_t map[CHUNK_PAGES];
 };

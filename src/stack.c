@@ -8,6 +8,7 @@
 #include "sys.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <execinfo.h>
 #include <link.h>
 #include <stdatomic.h>
@@ -80,10 +81,81 @@ static bool in_range(const struct text_range *r, uintptr_t pc)
     return pc >= r->lo && pc < r->hi;
 }
 
+/* ---- finding the return-address slots --------------------------------------------- */
+
+/* The mappings that held the calling thread's frames when it last looked (its stack, or a
+ * signal stack), so that the slot search can read them with plain loads. A frame outside all
+ * of them is looked up in /proc/self/maps, at most LOOKUPS_MAX times a thread (a program that
+ * switches between many stacks of its own falls back to process_vm_readv for good). */
+#define KNOWN_MAX   4
+#define LOOKUPS_MAX 64
+static __thread struct text_range known[KNOWN_MAX] __attribute__((tls_model("initial-exec")));
+static __thread unsigned lookups __attribute__((tls_model("initial-exec")));
+
+/* The readable mapping holding AT, from /proc/self/maps read a block at a time. */
+static bool mapping_of(uintptr_t at, struct text_range *r)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[2048];
+    size_t have = 0;
+    bool found = false;
+    for (;;) {
+        ssize_t got = read(fd, buf + have, sizeof buf - have);
+        if (got <= 0)
+            break;
+        have += (size_t)got;
+        size_t start = 0;
+        for (char *nl; (nl = memchr(buf + start, '\n', have - start)) != NULL; start = (size_t)(nl - buf) + 1) {
+            /* "lo-hi rwxp ...": hex, dash, hex, space, permissions */
+            uintptr_t v[2] = { 0, 0 };
+            const char *q = buf + start;
+            for (int k = 0; k < 2; k++, q++)
+                for (;; q++) {
+                    unsigned d = *q >= '0' && *q <= '9' ? (unsigned)(*q - '0')
+                               : *q >= 'a' && *q <= 'f' ? (unsigned)(*q - 'a' + 10) : 16;
+                    if (d == 16)
+                        break;
+                    v[k] = v[k] << 4 | d;
+                }
+            if (at >= v[0] && at < v[1] && q < nl && *q == 'r') {
+                r->lo = v[0];
+                r->hi = v[1];
+                found = true;
+                break;
+            }
+        }
+        if (found || start == 0)        /* found, or a line longer than the buffer */
+            break;
+        memmove(buf, buf + start, have - start);
+        have -= start;
+    }
+    close(fd);
+    return found;
+}
+
+/* The known mapping holding AT (looked up if need be), or NULL. */
+static const struct text_range *stack_mapping(uintptr_t at)
+{
+    for (unsigned i = 0; i < KNOWN_MAX; i++)
+        if (in_range(&known[i], at))
+            return &known[i];
+    if (lookups >= LOOKUPS_MAX)
+        return NULL;
+    struct text_range *r = &known[lookups++ % KNOWN_MAX];
+    if (!mapping_of(at, r)) {
+        *r = (struct text_range){ 0, 0 };
+        return NULL;
+    }
+    return r;
+}
+
 /* Where each of PCS[0..N) is stored on the stack, searching upward from FROM in order: the
- * return-address slots. The stack is read with process_vm_readv, which fails cleanly where a
- * plain load would fault (a signal stack, a coroutine's); false if not all are found within
- * SLOT_SEARCH bytes of each other. */
+ * return-address slots; false if not all are found within SLOT_SEARCH bytes of each other.
+ * Inside the mapping that holds FROM the words are read directly; past it (or when it is
+ * unknown) with process_vm_readv, which fails cleanly where a plain load would fault (a
+ * signal stack, a coroutine's). */
 #define SLOT_SEARCH ((uintptr_t)64 << 10)
 
 static bool find_slots(const uintptr_t *pcs, unsigned n, uintptr_t from, uintptr_t *slots)
@@ -91,10 +163,17 @@ static bool find_slots(const uintptr_t *pcs, unsigned n, uintptr_t from, uintptr
     uintptr_t buf[512];
     uintptr_t base = 0, len = 0;             /* buf holds [base, base + len) */
     uintptr_t p = align_up(from, sizeof(uintptr_t)), limit = p + SLOT_SEARCH;
+    const struct text_range *mine = stack_mapping(p);
+    uintptr_t direct_end = mine ? mine->hi : 0;
     for (unsigned i = 0; i < n; i++) {
         for (;; p += sizeof(uintptr_t)) {
             if (p >= limit)
                 return false;
+            if (p < direct_end) {
+                if (*(const uintptr_t *)p == pcs[i])
+                    break;
+                continue;
+            }
             if (p < base || p >= base + len) {
                 struct iovec local = { buf, sizeof buf }, remote = { (void *)p, sizeof buf };
                 ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);

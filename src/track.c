@@ -37,17 +37,16 @@ struct slot_recs {
 
 /* A heap's share of tracking: free record arrays by class, linked through their first word,
  * fresh memory, and the cache of its thread's recent stacks. */
-#define CAP_BITS 8
-#define CAP_ENTRIES ((size_t)1 << CAP_BITS)
-struct cap_cache {
-    uintptr_t thread;                   /* pthread_self() of the thread the entries describe */
-    uintptr_t words[];
-};
+#define CAP_BITS 8                      /* sets */
+#define CAP_WAYS 8
+#define CAP_ENTRIES (((size_t)1 << CAP_BITS) * CAP_WAYS)
+static __thread uintptr_t *cap_mine __attribute__((tls_model("initial-exec")));   /* whose cache */
+static __thread unsigned cap_rotor __attribute__((tls_model("initial-exec")));    /* next way to fill */
 
 struct rec_pool {
     struct zmm_rec *free[CLS_COUNT];
     uint8_t *cur, *end;
-    struct cap_cache *cache;
+    uintptr_t *cache;                   /* CAP_ENTRIES entries of its thread's recent stacks */
 };
 #define POOL_BLOCK ((size_t)256 << 10)
 
@@ -79,29 +78,28 @@ static struct rec_pool *pool_of(struct zmm_heap *h)
 
 /* ---- stacks, and the cache of recent ones ------------------------------------------ */
 
-/* The entry for KEY in the cache of H's thread, or NULL. An entry is KEY, the depot id (with
- * TRACK_RUNTIME) and the frame count in one word, then for each frame the offset of its
- * return-address slot from KEY and the return address. The cache describes one thread's
- * stack: a heap adopted by another thread starts it afresh. */
-static uintptr_t *cap_entry(struct zmm_heap *h, uintptr_t key)
+/* The set for KEY in the cache of H's thread (CAP_WAYS entries), or NULL. An entry is KEY,
+ * the depot id (with TRACK_RUNTIME) and the frame count in one word, then for each frame the
+ * offset of its return-address slot from KEY and the return address. A set holds the stacks
+ * of several call paths that reach malloc at the same depth. The cache describes one
+ * thread's stack: a heap adopted by another thread starts it afresh. */
+static uintptr_t *cap_set(struct zmm_heap *h, uintptr_t key, size_t stride)
 {
     struct rec_pool *pool = h ? pool_of(h) : NULL;
     if (!pool)
         return NULL;
-    size_t stride = 2 + 2 * (size_t)track_depth;
-    struct cap_cache *c = pool->cache;
+    uintptr_t *c = pool->cache;
     if (!c) {
-        c = pool->cache = os_map_meta(align_up(sizeof *c + CAP_ENTRIES * stride * sizeof(uintptr_t), PAGE_SIZE));
+        c = pool->cache = os_map_meta(align_up(CAP_ENTRIES * stride * sizeof(uintptr_t), PAGE_SIZE));
         if (!c)
             return NULL;
     }
-    uintptr_t self = (uintptr_t)pthread_self();
-    if (c->thread != self) {
+    if (ZMM_UNLIKELY(cap_mine != c)) {  /* a heap another thread had: its stacks are not ours */
         for (size_t i = 0; i < CAP_ENTRIES; i++)
-            c->words[i * stride] = 0;
-        c->thread = self;
+            c[i * stride] = 0;
+        cap_mine = c;
     }
-    return c->words + ((key >> 4) * 0x9e3779b97f4a7c15ull >> (64 - CAP_BITS)) * stride;
+    return c + ((key >> 4) * 0x9e3779b97f4a7c15ull >> (64 - CAP_BITS)) * CAP_WAYS * stride;
 }
 
 /* The call site at the same depth mostly repeats the whole stack: the slots where the
@@ -118,16 +116,21 @@ static bool cap_same(const uintptr_t *e, uintptr_t key)
 uint32_t track_capture(struct zmm_heap *h)
 {
     uintptr_t key = (uintptr_t)__builtin_frame_address(0);
-    uintptr_t *e = cap_entry(h, key);
-    if (e && e[0] == key && cap_same(e, key))
-        return (uint32_t)e[1];
+    size_t stride = 2 + 2 * (size_t)track_depth;
+    uintptr_t *set = cap_set(h, key, stride);
+    for (unsigned w = 0; set && w < CAP_WAYS; w++) {
+        const uintptr_t *e = set + w * stride;
+        if (e[0] == key && cap_same(e, key))
+            return (uint32_t)e[1];
+    }
     uintptr_t pcs[STACK_CAPTURE_MAX], slots[STACK_CAPTURE_MAX];
     track_guard = true;
-    unsigned n = stack_capture(pcs, track_depth, e ? slots : NULL, key);
+    unsigned n = stack_capture(pcs, track_depth, set ? slots : NULL, key);
     uint32_t id = depot_put(pcs, n);
     track_guard = false;
     id |= n == 0 || stack_in_loader(pcs[0]) ? TRACK_RUNTIME : 0;
-    if (e && n && slots[0]) {
+    if (set && n && slots[0]) {
+        uintptr_t *e = set + (cap_rotor++ % CAP_WAYS) * stride;
         e[0] = key;
         e[1] = (uintptr_t)n << 32 | id;
         for (unsigned i = 0; i < n; i++) {
@@ -196,12 +199,11 @@ struct run_pos {
     uintptr_t start;
 };
 
-static bool run_pos(struct zmm_chunk *c, uintptr_t addr, struct run_pos *pos)
+ZMM_INLINE bool run_pos(struct zmm_chunk *c, uintptr_t addr, struct run_pos *pos)
 {
     unsigned page = page_of((void *)addr);
     uint32_t m = c->map[page];
-    switch (PG_KIND(m)) {
-    case PG_SMALL: {
+    if (ZMM_LIKELY(PG_KIND(m) == PG_SMALL)) {
         unsigned bin = PG_BIN(m);
         pos->first = page - PG_N(m);
         uintptr_t run = (uintptr_t)page_addr(c, pos->first);
@@ -210,25 +212,26 @@ static bool run_pos(struct zmm_chunk *c, uintptr_t addr, struct run_pos *pos)
         pos->start = run + (size_t)pos->index * bin_size[bin];
         return pos->index < bin_count[bin];
     }
-    case PG_LCONT:
+    if (PG_KIND(m) == PG_LCONT) {
         page -= PG_N(m);
-        if (PG_KIND(c->map[page]) != PG_LARGE)
-            return false;
-        /* fall through */
-    case PG_LARGE:
-        pos->first = page;
-        pos->cls = CLS_LARGE;
-        pos->index = 0;
-        pos->start = (uintptr_t)page_addr(c, page);
-        return true;
-    default:
-        return false;
+        m = c->map[page];
     }
+    if (PG_KIND(m) != PG_LARGE)
+        return false;
+    pos->first = page;
+    pos->cls = CLS_LARGE;
+    pos->index = 0;
+    pos->start = (uintptr_t)page_addr(c, page);
+    return true;
 }
 
-static bool is_huge_start(uintptr_t p)
+/* The record table of chunk C's slot, kept in C's header once looked up. */
+ZMM_INLINE struct slot_recs *chunk_recs(struct zmm_chunk *c, bool create)
 {
-    return !(p & CHUNK_MASK) && REG_KIND(registry_get(p)) == REG_HUGE;
+    struct slot_recs *sr = c->track;
+    if (ZMM_UNLIKELY(!sr))
+        sr = c->track = slot_recs((uintptr_t)c, create);
+    return sr;
 }
 
 /* ---- records ----------------------------------------------------------------------- */
@@ -236,18 +239,20 @@ static bool is_huge_start(uintptr_t p)
 void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
 {
     uintptr_t a = (uintptr_t)p;
-    struct slot_recs *sr = slot_recs(a & ~(uintptr_t)CHUNK_MASK, true);
-    if (!sr)
-        return;
     struct zmm_rec *r;
-    if (is_huge_start(a)) {
+    if (ZMM_UNLIKELY(!(a & CHUNK_MASK))) {     /* a chunk's blocks start past its header */
+        struct slot_recs *sr = slot_recs(a, true);
+        if (!sr)
+            return;
         sr->huge_size = n;
         r = &sr->huge;
     } else {
+        struct zmm_chunk *c = chunk_of(p);
+        struct slot_recs *sr = chunk_recs(c, true);
         struct run_pos pos;
-        if (!run_pos(chunk_of(p), a, &pos))
+        if (!sr || !run_pos(c, a, &pos))
             return;
-        if (sr->cls[pos.first] != pos.cls) {
+        if (ZMM_UNLIKELY(sr->cls[pos.first] != pos.cls)) {
             if (sr->run[pos.first])
                 pool_give(h, sr->cls[pos.first], sr->run[pos.first]);
             sr->cls[pos.first] = 0;
@@ -270,13 +275,14 @@ void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
 /* The record of block P (live or not), or NULL; *SR its slot's records. */
 static struct zmm_rec *rec_of(uintptr_t p, struct slot_recs **srp)
 {
-    struct slot_recs *sr = *srp = slot_recs(p & ~(uintptr_t)CHUNK_MASK, false);
-    if (!sr)
-        return NULL;
-    if (is_huge_start(p))
-        return &sr->huge;
+    if (ZMM_UNLIKELY(!(p & CHUNK_MASK))) {
+        struct slot_recs *sr = *srp = slot_recs(p, false);
+        return sr ? &sr->huge : NULL;
+    }
+    struct zmm_chunk *c = chunk_of((void *)p);
+    struct slot_recs *sr = *srp = chunk_recs(c, false);
     struct run_pos pos;
-    if (!run_pos(chunk_of((void *)p), p, &pos) || sr->cls[pos.first] != pos.cls)
+    if (!sr || !run_pos(c, p, &pos) || sr->cls[pos.first] != pos.cls)
         return NULL;
     return &sr->run[pos.first][pos.index];
 }
