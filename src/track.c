@@ -37,8 +37,8 @@ struct slot_recs {
 
 /* A heap's share of tracking: free record arrays by class, linked through their first word,
  * fresh memory, and the cache of its thread's recent stacks. */
-#define CAP_BITS 8                      /* sets */
-#define CAP_WAYS 8
+#define CAP_BITS 7                      /* sets */
+#define CAP_WAYS 16
 #define CAP_ENTRIES (((size_t)1 << CAP_BITS) * CAP_WAYS)
 static __thread uintptr_t *cap_mine __attribute__((tls_model("initial-exec")));   /* whose cache */
 static __thread unsigned cap_rotor __attribute__((tls_model("initial-exec")));    /* next way to fill */
@@ -46,7 +46,7 @@ static __thread unsigned cap_rotor __attribute__((tls_model("initial-exec")));  
 struct rec_pool {
     struct zmm_rec *free[CLS_COUNT];
     uint8_t *cur, *end;
-    uintptr_t *cache;                   /* CAP_ENTRIES entries of its thread's recent stacks */
+    uintptr_t *cache;                   /* CAP_ENTRIES tags, then entries: its thread's recent stacks */
 };
 #define POOL_BLOCK ((size_t)256 << 10)
 
@@ -78,37 +78,44 @@ static struct rec_pool *pool_of(struct zmm_heap *h)
 
 /* ---- stacks, and the cache of recent ones ------------------------------------------ */
 
-/* The set for KEY in the cache of H's thread (CAP_WAYS entries), or NULL. An entry is KEY,
- * the depot id (with TRACK_RUNTIME) and the frame count in one word, then for each frame the
- * offset of its return-address slot from KEY and the return address. A set holds the stacks
- * of several call paths that reach malloc at the same depth. The cache describes one
- * thread's stack: a heap adopted by another thread starts it afresh. */
-static uintptr_t *cap_set(struct zmm_heap *h, uintptr_t key, size_t stride)
+/* The set for KEY in the cache of H's thread, or NULL: CAP_WAYS tags (the keys, side by
+ * side, so that a lookup reads one line) and their entries. An entry is the depot id (with
+ * TRACK_RUNTIME) and the frame count in one word, then for each frame the offset of its
+ * return-address slot from the key and the return address. A set holds the stacks of
+ * several call paths that reach malloc at the same depth. The cache describes one thread's
+ * stack: a heap adopted by another thread starts it afresh. */
+struct cap_set {
+    uintptr_t *tags, *entries;
+};
+
+static bool cap_set(struct zmm_heap *h, uintptr_t key, size_t stride, struct cap_set *set)
 {
     struct rec_pool *pool = h ? pool_of(h) : NULL;
     if (!pool)
-        return NULL;
+        return false;
     uintptr_t *c = pool->cache;
     if (!c) {
-        c = pool->cache = os_map_meta(align_up(CAP_ENTRIES * stride * sizeof(uintptr_t), PAGE_SIZE));
+        c = pool->cache = os_map_meta(align_up(CAP_ENTRIES * (1 + stride) * sizeof(uintptr_t), PAGE_SIZE));
         if (!c)
-            return NULL;
+            return false;
     }
     if (ZMM_UNLIKELY(cap_mine != c)) {  /* a heap another thread had: its stacks are not ours */
-        for (size_t i = 0; i < CAP_ENTRIES; i++)
-            c[i * stride] = 0;
+        memset(c, 0, CAP_ENTRIES * sizeof *c);
         cap_mine = c;
     }
-    return c + ((key >> 4) * 0x9e3779b97f4a7c15ull >> (64 - CAP_BITS)) * CAP_WAYS * stride;
+    size_t first = ((key >> 4) * 0x9e3779b97f4a7c15ull >> (64 - CAP_BITS)) * CAP_WAYS;
+    set->tags = c + first;
+    set->entries = c + CAP_ENTRIES + first * stride;
+    return true;
 }
 
 /* The call site at the same depth mostly repeats the whole stack: the slots where the
  * remembered return addresses were found still holding them says so, one load a frame. */
 static bool cap_same(const uintptr_t *e, uintptr_t key)
 {
-    unsigned n = (unsigned)(e[1] >> 32);
+    unsigned n = (unsigned)(e[0] >> 32);
     for (unsigned i = 0; i < n; i++)
-        if (*(const uintptr_t *)(key + e[2 + 2 * i]) != e[3 + 2 * i])
+        if (*(const uintptr_t *)(key + e[1 + 2 * i]) != e[2 + 2 * i])
             return false;
     return true;
 }
@@ -116,26 +123,26 @@ static bool cap_same(const uintptr_t *e, uintptr_t key)
 uint32_t track_capture(struct zmm_heap *h)
 {
     uintptr_t key = (uintptr_t)__builtin_frame_address(0);
-    size_t stride = 2 + 2 * (size_t)track_depth;
-    uintptr_t *set = cap_set(h, key, stride);
-    for (unsigned w = 0; set && w < CAP_WAYS; w++) {
-        const uintptr_t *e = set + w * stride;
-        if (e[0] == key && cap_same(e, key))
-            return (uint32_t)e[1];
-    }
+    size_t stride = 1 + 2 * (size_t)track_depth;
+    struct cap_set set;
+    bool cached = cap_set(h, key, stride, &set);
+    for (unsigned w = 0; cached && w < CAP_WAYS; w++)
+        if (set.tags[w] == key && cap_same(set.entries + w * stride, key))
+            return (uint32_t)set.entries[w * stride];
     uintptr_t pcs[STACK_CAPTURE_MAX], slots[STACK_CAPTURE_MAX];
     track_guard = true;
-    unsigned n = stack_capture(pcs, track_depth, set ? slots : NULL, key);
+    unsigned n = stack_capture(pcs, track_depth, cached ? slots : NULL, key);
     uint32_t id = depot_put(pcs, n);
     track_guard = false;
     id |= n == 0 || stack_in_loader(pcs[0]) ? TRACK_RUNTIME : 0;
-    if (set && n && slots[0]) {
-        uintptr_t *e = set + (cap_rotor++ % CAP_WAYS) * stride;
-        e[0] = key;
-        e[1] = (uintptr_t)n << 32 | id;
+    if (cached && n && slots[0]) {
+        unsigned w = cap_rotor++ % CAP_WAYS;
+        uintptr_t *e = set.entries + w * stride;
+        set.tags[w] = key;
+        e[0] = (uintptr_t)n << 32 | id;
         for (unsigned i = 0; i < n; i++) {
-            e[2 + 2 * i] = slots[i] - key;
-            e[3 + 2 * i] = pcs[i];
+            e[1 + 2 * i] = slots[i] - key;
+            e[2 + 2 * i] = pcs[i];
         }
     }
     return id;
