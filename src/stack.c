@@ -11,10 +11,10 @@
 #include <fcntl.h>
 #include <execinfo.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
@@ -83,14 +83,15 @@ static bool in_range(const struct text_range *r, uintptr_t pc)
 
 /* ---- finding the return-address slots --------------------------------------------- */
 
-/* The mappings that held the calling thread's frames when it last looked (its stack, or a
- * signal stack), so that the slot search can read them with plain loads. A frame outside all
- * of them is looked up in /proc/self/maps, at most LOOKUPS_MAX times a thread (a program that
- * switches between many stacks of its own falls back to process_vm_readv for good). */
-#define KNOWN_MAX   4
-#define LOOKUPS_MAX 64
-static __thread struct text_range known[KNOWN_MAX] __attribute__((tls_model("initial-exec")));
-static __thread unsigned lookups __attribute__((tls_model("initial-exec")));
+/* The calling thread's own stack: the mapping that holds its thread descriptor (glibc puts it
+ * at the top of a thread's stack) or, in the main thread, the end of the stack the kernel set
+ * up; found in /proc/self/maps on the thread's first capture. From a frame on it, every word up
+ * to that anchor is mapped for as long as the thread lives. A frame elsewhere (a signal stack, a
+ * coroutine's, which the program may unmap at any time) is never searched: its stacks are
+ * unwound every time. */
+extern void *__libc_stack_end;
+static __thread struct text_range home __attribute__((tls_model("initial-exec")));
+static __thread bool home_tried __attribute__((tls_model("initial-exec")));
 
 /* The readable mapping holding AT, from /proc/self/maps read a block at a time. */
 static bool mapping_of(uintptr_t at, struct text_range *r)
@@ -135,54 +136,32 @@ static bool mapping_of(uintptr_t at, struct text_range *r)
     return found;
 }
 
-/* The known mapping holding AT (looked up if need be), or NULL. */
-static const struct text_range *stack_mapping(uintptr_t at)
+bool stack_on_home(uintptr_t at)
 {
-    for (unsigned i = 0; i < KNOWN_MAX; i++)
-        if (in_range(&known[i], at))
-            return &known[i];
-    if (lookups >= LOOKUPS_MAX)
-        return NULL;
-    struct text_range *r = &known[lookups++ % KNOWN_MAX];
-    if (!mapping_of(at, r)) {
-        *r = (struct text_range){ 0, 0 };
-        return NULL;
+    if (ZMM_UNLIKELY(!home_tried)) {
+        home_tried = true;
+        uintptr_t anchor = gettid() == getpid() ? (uintptr_t)__libc_stack_end : (uintptr_t)pthread_self();
+        if (!mapping_of(anchor, &home))
+            home = (struct text_range){ 0, 0 };
+        else
+            home.hi = anchor;           /* every frame lies below it, never in a neighbour */
     }
-    return r;
+    return in_range(&home, at);
 }
 
-/* Where each of PCS[0..N) is stored on the stack, searching upward from FROM in order: the
- * return-address slots; false if not all are found within SLOT_SEARCH bytes of each other.
- * Inside the mapping that holds FROM the words are read directly; past it (or when it is
- * unknown) with process_vm_readv, which fails cleanly where a plain load would fault (a
- * signal stack, a coroutine's). */
+/* Where each of PCS[0..N) is stored on the thread's own stack, searching upward from FROM (on
+ * it) in order: the return-address slots; false if not all are there, within SLOT_SEARCH
+ * bytes of each other. */
 #define SLOT_SEARCH ((uintptr_t)64 << 10)
 
 static bool find_slots(const uintptr_t *pcs, unsigned n, uintptr_t from, uintptr_t *slots)
 {
-    uintptr_t buf[512];
-    uintptr_t base = 0, len = 0;             /* buf holds [base, base + len) */
     uintptr_t p = align_up(from, sizeof(uintptr_t)), limit = p + SLOT_SEARCH;
-    const struct text_range *mine = stack_mapping(p);
-    uintptr_t direct_end = mine ? mine->hi : 0;
     for (unsigned i = 0; i < n; i++) {
         for (;; p += sizeof(uintptr_t)) {
-            if (p >= limit)
+            if (p >= limit || p + sizeof(uintptr_t) > home.hi)
                 return false;
-            if (p < direct_end) {
-                if (*(const uintptr_t *)p == pcs[i])
-                    break;
-                continue;
-            }
-            if (p < base || p >= base + len) {
-                struct iovec local = { buf, sizeof buf }, remote = { (void *)p, sizeof buf };
-                ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-                if (got < (ssize_t)sizeof(uintptr_t))
-                    return false;
-                base = p;
-                len = (uintptr_t)got & ~(sizeof(uintptr_t) - 1);
-            }
-            if (buf[(p - base) / sizeof(uintptr_t)] == pcs[i])
+            if (*(const uintptr_t *)p == pcs[i])
                 break;
         }
         slots[i] = p;
@@ -204,7 +183,7 @@ unsigned stack_capture(uintptr_t *pcs, unsigned depth, uintptr_t *slots, uintptr
     unsigned kept = 0;
     for (int i = first; i < n && kept < depth; i++)
         pcs[kept++] = (uintptr_t)buf[i];
-    if (slots && !find_slots(pcs, kept, from, slots))
+    if (slots && !(stack_on_home(from) && find_slots(pcs, kept, from, slots)))
         slots[0] = 0;
     return kept;
 }

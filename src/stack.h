@@ -10,9 +10,13 @@
 /* Up to DEPTH return addresses, innermost first, starting at the caller of the allocation
  * function (zmm's frames cut off). The caller holds the re-entry guard. With SLOTS, also
  * where on the stack each return address is stored, searching up from FROM, which must lie
- * above any copy of them the caller keeps (slots[0] is 0 when they could not all be found):
- * a later call may check those words instead of unwinding again. */
+ * above any copy of them the caller keeps (slots[0] is 0 when they could not all be found, or
+ * FROM is not on the thread's own stack): a later call may check those words instead of
+ * unwinding again, as long as the thread lives. */
 unsigned stack_capture(uintptr_t *pcs, unsigned depth, uintptr_t *slots, uintptr_t from);
+/* Is AT on the calling thread's own stack (not a signal stack or a coroutine's)? Only there
+ * may remembered return-address slots be read again. */
+bool stack_on_home(uintptr_t at);
 /* Calls FN for each loaded segment, with permission FLAG (PF_X, PF_W), of the ELF object whose
  * header is mapped at EHDR (libzmm's own: &__ehdr_start). */
 void stack_segments(const void *ehdr, unsigned flag, void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx),

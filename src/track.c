@@ -125,7 +125,7 @@ uint32_t track_capture(struct zmm_heap *h)
     uintptr_t key = (uintptr_t)__builtin_frame_address(0);
     size_t stride = 1 + 2 * (size_t)track_depth;
     struct cap_set set;
-    bool cached = cap_set(h, key, stride, &set);
+    bool cached = stack_on_home(key) && cap_set(h, key, stride, &set);
     for (unsigned w = 0; cached && w < CAP_WAYS; w++)
         if (set.tags[w] == key && cap_same(set.entries + w * stride, key))
             return (uint32_t)set.entries[w * stride];
