@@ -798,6 +798,7 @@ SCENARIOS = {
     "closed": [marker_leak(32, "main-closed-marker")],
     "busy": [marker_leak(48, "main-busy-marker")],
     "stacks": stacks_groups(),
+    "stacks-remap": [marker_leak(56, "main-stacks-remap-marker")],
 }
 # With ZMM_LEAKS=reachable: the reachable groups listed after the leaks.
 REACHABLE = {

@@ -53,6 +53,13 @@
  *              freed: 900 leaked through path_a, 800 through path_b. The stacks are unmapped or
  *              freed before exit (a mapping of the program is a root of the scan: stale
  *              pointers left in it would keep the blocks reachable).
+ *   stacks-remap  stacks whose mappings change under the stack cache, then 56 leaked: a
+ *              coroutine runs on a guarded mapping, which then gets a PROT_NONE page in its
+ *              middle and becomes the sigaltstack below it (what was learnt of the mapping is
+ *              stale: the slot search strays into the new guard page); then a handler on a
+ *              sigaltstack interrupts a coroutine whose stack is a separate mapping just above
+ *              it, that stack is unmapped, and the handler runs again at the same depth (a
+ *              cached stack remembers slots on the unmapped stack)
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -496,6 +503,76 @@ NOIPA static void stacks_alternate(int rounds)
     }
 }
 
+/* ---- stacks-remap ---- */
+NOIPA static void remap_free(void)
+{
+    void *p = malloc(40);
+    KEEP(p);
+    free(p);
+}
+
+NOIPA static void remap_handler(int sig)
+{
+    remap_free();
+    KEEP(sig);
+}
+
+NOIPA static void remap_raise(void)
+{
+    if (raise(SIGUSR2) != 0)
+        abort();
+}
+
+static void remap_altstack(char *lo, size_t size)
+{
+    stack_t ss = { .ss_sp = lo, .ss_size = size, .ss_flags = size ? 0 : SS_DISABLE };
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = remap_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaltstack(&ss, NULL) != 0 || sigaction(SIGUSR2, &sa, NULL) != 0)
+        abort();
+}
+
+NOIPA static void stacks_remap(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    remap_free();                               /* the thread's heap and cache exist */
+    /* a mapping seen whole, then split by a PROT_NONE page */
+    char *whole = guarded_stack();
+    co_run(remap_free, whole);
+    if (mprotect(whole + STACKS_SIZE / 2, page, PROT_NONE) != 0)
+        abort();
+    remap_altstack(whole, STACKS_SIZE / 2);
+    remap_raise();
+    remap_altstack(NULL, 0);
+    guarded_unmap(whole);
+    /* slots remembered on a stack that is then unmapped: the signal stack (64 KiB) and, just
+     * above it, a coroutine's (32 KiB, MAP_NORESERVE: a mapping of its own, not merged) */
+    size_t alt_size = (size_t)64 << 10, co_size = (size_t)32 << 10;
+    char *alt = mmap(NULL, alt_size + co_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (alt == MAP_FAILED ||
+        mmap(alt + alt_size, co_size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+        abort();
+    remap_altstack(alt, alt_size);
+    if (getcontext(&co_callee) != 0)
+        abort();
+    co_callee.uc_stack.ss_sp = alt + alt_size;
+    co_callee.uc_stack.ss_size = co_size;
+    co_callee.uc_link = &co_caller;
+    makecontext(&co_callee, remap_raise, 0);
+    if (swapcontext(&co_caller, &co_callee) != 0)
+        abort();
+    if (munmap(alt + alt_size, co_size) != 0)
+        abort();
+    remap_raise();
+    remap_altstack(NULL, 0);
+    if (munmap(alt, alt_size) != 0)
+        abort();
+}
+
 /* "TEXT\n" on stdout without stdio (no buffer allocated) */
 static void say(const char *what, const char *text)
 {
@@ -605,6 +682,9 @@ int main(int argc, char **argv)
         stacks_signal(); /* @main-stacks-signal */
         stacks_coroutines(); /* @main-stacks-coroutines */
         stacks_alternate(500); /* @main-stacks-alternate */
+    } else if (strcmp(what, "stacks-remap") == 0) {
+        stacks_remap();
+        p = marker_leak(56); /* @main-stacks-remap-marker */
     } else {
         fprintf(stderr, "leaks: unknown scenario %s\n", what);
         return 2;
