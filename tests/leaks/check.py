@@ -471,8 +471,9 @@ class Skip:
 
 # What follows the expected frames: MAIN_TAIL after main (libc's __libc_start_call_main and
 # __libc_start_main, and maybe _start), THREAD_TAIL after a thread function (libc's start_thread,
-# clone3), END: nothing (a stack cut by ZMM_STACK_DEPTH).
-MAIN_TAIL, THREAD_TAIL, END = "main-tail", "thread-tail", "end"
+# clone3), CONTEXT_TAIL after the function of a makecontext coroutine (libc's __start_context,
+# where the unwind tables end the stack), END: nothing (a stack cut by ZMM_STACK_DEPTH).
+MAIN_TAIL, THREAD_TAIL, CONTEXT_TAIL, END = "main-tail", "thread-tail", "context-tail", "end"
 
 
 class G:
@@ -543,6 +544,9 @@ def check_tail(rest, tail, exe_base, where):
     if not rest or rest[0].object != LIBC:
         raise CheckError("%s: the frame after the expected ones is %s, expected one in %s" % (
             where, rest[0] if rest else "missing", LIBC))
+    if tail == CONTEXT_TAIL and len(rest) != 1:
+        raise CheckError("%s: %d frames after the coroutine's function, expected only libc's "
+                         "__start_context: %s" % (where, len(rest), ", ".join(str(f) for f in rest)))
     for f in rest:
         if f.object == LIBC:
             continue
@@ -756,6 +760,28 @@ def live_reachable():
     return [grp(3000, "live-tls"), grp(2000, "live-stack")]
 
 
+def stacks_groups():
+    """The signal handler on its sigaltstack: the stack goes on through the signal frame (libc's
+    __restore_rt, then raise, where main's thread was) into the function that raised it and main.
+    The coroutines: their stacks end at libc's __start_context. The two paths: the same leaf at
+    the same depth, each block with its own caller; a stack cache that answered with the other
+    path's stack would put both blocks in one group, or under the wrong caller."""
+    def co(nbytes, func, marker):
+        return G("direct", nbytes, 1, [F("co_leak", "stacks-co-leak"), F(func, marker)], CONTEXT_TAIL)
+
+    def path(nbytes, func, marker, caller_marker):
+        return G("direct", nbytes, 1, [F("path_leak", "stacks-path-leak"), F(func, marker),
+                                       F("stacks_alternate", caller_marker),
+                                       F("main", "main-stacks-alternate")], MAIN_TAIL)
+    return [G("direct", 1300, 1, [F("signal_leak", "stacks-signal-leak"), F("stacks_handler", "stacks-handler"),
+                                  Skip(LIBC), F("stacks_signal", "stacks-raise"),
+                                  F("main", "main-stacks-signal")], MAIN_TAIL),
+            co(1200, "co_heap_body", "stacks-co-heap"),
+            co(1100, "co_mapped_body", "stacks-co-mapped"),
+            path(900, "path_a", "stacks-path-a", "stacks-alternate-a"),
+            path(800, "path_b", "stacks-path-b", "stacks-alternate-b")]
+
+
 SCENARIOS = {
     "chain": [chain_group()],
     "library": [library_group()],
@@ -771,6 +797,8 @@ SCENARIOS = {
     "live": [marker_leak(8, "main-live-marker")],
     "closed": [marker_leak(32, "main-closed-marker")],
     "busy": [marker_leak(48, "main-busy-marker")],
+    "stacks": stacks_groups(),
+    "stacks-remap": [marker_leak(56, "main-stacks-remap-marker")],
 }
 # With ZMM_LEAKS=reachable: the reachable groups listed after the leaks.
 REACHABLE = {

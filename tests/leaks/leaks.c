@@ -39,16 +39,40 @@
  *   closed     closes stderr and opens /dev/null, which takes fd 2, then leaks 32: the report
  *              must still reach the stderr the program started with
  *   fork       the child leaks 111 and exits, the parent leaks 222 after waiting for it
+ *   stacks     allocations on stacks other than the thread's own, and through two call paths at
+ *              one depth, which the stack cache must tell apart. A signal handler running on an
+ *              mmap'ed sigaltstack leaks 1300 (main raises the signal, outside malloc): the
+ *              slot search for the frames past the signal frame strays off the signal stack,
+ *              into the PROT_NONE page just above it. ucontext coroutines leak 1200 on a stack
+ *              that is a malloc'ed block (in zmm's heap) and 1100 on an mmap'ed stack with a
+ *              PROT_NONE page just above and below it. The signal's and the coroutines' leaf
+ *              allocates and frees 20 blocks from the same call site before the one it leaks
+ *              (on the coroutine stacks, those after the first come from the cache). Then
+ *              path_leak is reached 500 times each, alternately, from path_a and path_b (same
+ *              frame sizes: the same depth, the same cache key), all but the last block of each
+ *              freed: 900 leaked through path_a, 800 through path_b. The stacks are unmapped or
+ *              freed before exit (a mapping of the program is a root of the scan: stale
+ *              pointers left in it would keep the blocks reachable).
+ *   stacks-remap  stacks whose mappings change under the stack cache, then 56 leaked: a
+ *              coroutine runs on a guarded mapping, which then gets a PROT_NONE page in its
+ *              middle and becomes the sigaltstack below it (what was learnt of the mapping is
+ *              stale: the slot search strays into the new guard page); then a handler on a
+ *              sigaltstack interrupts a coroutine whose stack is a separate mapping just above
+ *              it, that stack is unmapped, and the handler runs again at the same depth (a
+ *              cached stack remembers slots on the unmapped stack)
  */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "keep.h"
@@ -330,6 +354,225 @@ NOIPA static void *parent_leak(size_t n)
     return p;
 }
 
+/* ---- stacks ---- */
+#define STACKS_SIZE ((size_t)128 << 10)     /* each stack: plenty for malloc and the unwinder */
+#define STACKS_WARMUP 20                    /* blocks a leaf frees before the one it leaks */
+
+/* STACKS_SIZE bytes of mmap'ed memory with a PROT_NONE page just below and just above: a read
+ * that strays past either end faults. */
+static char *guarded_stack(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, STACKS_SIZE + 2 * page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED || mprotect(m, page, PROT_NONE) != 0 ||
+        mprotect(m + page + STACKS_SIZE, page, PROT_NONE) != 0)
+        abort();
+    return m + page;
+}
+
+static void guarded_unmap(char *stack)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (munmap(stack - page, STACKS_SIZE + 2 * page) != 0)
+        abort();
+}
+
+/* the signal handler, on the sigaltstack */
+NOIPA static void *signal_leak(size_t n)
+{
+    void *p = NULL;
+    for (int i = 0; i <= STACKS_WARMUP; i++) {
+        free(p);
+        p = malloc(n); /* @stacks-signal-leak */
+        KEEP(p);
+    }
+    return p;
+}
+
+NOIPA static void stacks_handler(int sig)
+{
+    void *p = signal_leak(1300); /* @stacks-handler */
+    KEEP(p);
+    KEEP(sig);
+}
+
+NOIPA static void stacks_signal(void)
+{
+    char *alt = guarded_stack();
+    stack_t ss = { .ss_sp = alt, .ss_size = STACKS_SIZE, .ss_flags = 0 };
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = stacks_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaltstack(&ss, NULL) != 0 || sigaction(SIGUSR1, &sa, NULL) != 0)
+        abort();
+    if (raise(SIGUSR1) != 0) /* @stacks-raise */
+        abort();
+    stack_t off = { .ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE };
+    if (sigaltstack(&off, NULL) != 0)
+        abort();
+    guarded_unmap(alt);
+}
+
+/* coroutines: the body runs on its own stack and returns to co_caller through uc_link */
+static ucontext_t co_caller, co_callee;
+
+NOIPA static void *co_leak(size_t n)
+{
+    void *p = NULL;
+    for (int i = 0; i <= STACKS_WARMUP; i++) {
+        free(p);
+        p = malloc(n); /* @stacks-co-leak */
+        KEEP(p);
+    }
+    return p;
+}
+
+NOIPA static void co_heap_body(void)
+{
+    void *p = co_leak(1200); /* @stacks-co-heap */
+    KEEP(p);
+}
+
+NOIPA static void co_mapped_body(void)
+{
+    void *p = co_leak(1100); /* @stacks-co-mapped */
+    KEEP(p);
+}
+
+NOIPA static void co_run(void (*body)(void), char *stack)
+{
+    if (getcontext(&co_callee) != 0)
+        abort();
+    co_callee.uc_stack.ss_sp = stack;
+    co_callee.uc_stack.ss_size = STACKS_SIZE;
+    co_callee.uc_link = &co_caller;
+    makecontext(&co_callee, body, 0);
+    if (swapcontext(&co_caller, &co_callee) != 0)
+        abort();
+}
+
+NOIPA static void stacks_coroutines(void)
+{
+    char *heap_stack = malloc(STACKS_SIZE);
+    if (heap_stack == NULL)
+        abort();
+    co_run(co_heap_body, heap_stack);
+    free(heap_stack);
+    char *mapped = guarded_stack();
+    co_run(co_mapped_body, mapped);
+    guarded_unmap(mapped);
+    memset(&co_caller, 0, sizeof co_caller);
+    memset(&co_callee, 0, sizeof co_callee);
+}
+
+/* one leaf, two callers with the same frame size: the same depth, two stacks */
+NOIPA static void *path_leak(size_t n)
+{
+    void *p = malloc(n); /* @stacks-path-leak */
+    KEEP(p);
+    return p;
+}
+
+NOIPA static void *path_a(size_t n)
+{
+    void *p = path_leak(n); /* @stacks-path-a */
+    KEEP(p);
+    return p;
+}
+
+NOIPA static void *path_b(size_t n)
+{
+    void *p = path_leak(n); /* @stacks-path-b */
+    KEEP(p);
+    return p;
+}
+
+NOIPA static void stacks_alternate(int rounds)
+{
+    void *a = NULL, *b = NULL;
+    for (int i = 0; i < rounds; i++) {
+        free(a);
+        a = path_a(900); /* @stacks-alternate-a */
+        KEEP(a);
+        free(b);
+        b = path_b(800); /* @stacks-alternate-b */
+        KEEP(b);
+    }
+}
+
+/* ---- stacks-remap ---- */
+NOIPA static void remap_free(void)
+{
+    void *p = malloc(40);
+    KEEP(p);
+    free(p);
+}
+
+NOIPA static void remap_handler(int sig)
+{
+    remap_free();
+    KEEP(sig);
+}
+
+NOIPA static void remap_raise(void)
+{
+    if (raise(SIGUSR2) != 0)
+        abort();
+}
+
+static void remap_altstack(char *lo, size_t size)
+{
+    stack_t ss = { .ss_sp = lo, .ss_size = size, .ss_flags = size ? 0 : SS_DISABLE };
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = remap_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaltstack(&ss, NULL) != 0 || sigaction(SIGUSR2, &sa, NULL) != 0)
+        abort();
+}
+
+NOIPA static void stacks_remap(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    remap_free();                               /* the thread's heap and cache exist */
+    /* a mapping seen whole, then split by a PROT_NONE page */
+    char *whole = guarded_stack();
+    co_run(remap_free, whole);
+    if (mprotect(whole + STACKS_SIZE / 2, page, PROT_NONE) != 0)
+        abort();
+    remap_altstack(whole, STACKS_SIZE / 2);
+    remap_raise();
+    remap_altstack(NULL, 0);
+    guarded_unmap(whole);
+    /* slots remembered on a stack that is then unmapped: the signal stack (64 KiB) and, just
+     * above it, a coroutine's (32 KiB, MAP_NORESERVE: a mapping of its own, not merged) */
+    size_t alt_size = (size_t)64 << 10, co_size = (size_t)32 << 10;
+    char *alt = mmap(NULL, alt_size + co_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (alt == MAP_FAILED ||
+        mmap(alt + alt_size, co_size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+        abort();
+    remap_altstack(alt, alt_size);
+    if (getcontext(&co_callee) != 0)
+        abort();
+    co_callee.uc_stack.ss_sp = alt + alt_size;
+    co_callee.uc_stack.ss_size = co_size;
+    co_callee.uc_link = &co_caller;
+    makecontext(&co_callee, remap_raise, 0);
+    if (swapcontext(&co_caller, &co_callee) != 0)
+        abort();
+    if (munmap(alt + alt_size, co_size) != 0)
+        abort();
+    remap_raise();
+    remap_altstack(NULL, 0);
+    if (munmap(alt, alt_size) != 0)
+        abort();
+}
+
 /* "TEXT\n" on stdout without stdio (no buffer allocated) */
 static void say(const char *what, const char *text)
 {
@@ -435,6 +678,13 @@ int main(int argc, char **argv)
         char pid[32];
         snprintf(pid, sizeof pid, "%d", (int)child);
         say("child ", pid);
+    } else if (strcmp(what, "stacks") == 0) {
+        stacks_signal(); /* @main-stacks-signal */
+        stacks_coroutines(); /* @main-stacks-coroutines */
+        stacks_alternate(500); /* @main-stacks-alternate */
+    } else if (strcmp(what, "stacks-remap") == 0) {
+        stacks_remap();
+        p = marker_leak(56); /* @main-stacks-remap-marker */
     } else {
         fprintf(stderr, "leaks: unknown scenario %s\n", what);
         return 2;
