@@ -115,6 +115,7 @@ static void set_link(struct zmm_chunkset *set, struct zmm_chunk *c)
     }
     set->head = c;
     set->count++;
+    *chunk_hot_slot(set, c) = (uintptr_t)c + 1;
 }
 
 static void set_unlink(struct zmm_chunkset *set, struct zmm_chunk *c)
@@ -129,6 +130,8 @@ static void set_unlink(struct zmm_chunkset *set, struct zmm_chunk *c)
     }
     set->count--;
     c->set = NULL;
+    if (*chunk_hot_slot(set, c) == (uintptr_t)c + 1)
+        *chunk_hot_slot(set, c) = 0;
 }
 
 void chunk_adopt_set(struct zmm_chunkset *set, void *owner)
