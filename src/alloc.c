@@ -1,8 +1,9 @@
 /* alloc.c: owns the C semantics of the allocation API (glibc 2.36's contracts): errno,
  * overflow, alignment rounding, realloc's rules, and pointer classification for free.
- * Every pointer is classified through the registry before anything is read from it: zmm's
- * small, large and huge blocks; system-allocator blocks, which go back there; anything else,
- * a freed block or an interior pointer is a fault that stops the process with one line.
+ * Every pointer is classified before anything is read from it, through the registry or, on
+ * free's fast path, by its chunk being in one of the thread's heap's hot slots (chunk.h):
+ * zmm's small, large and huge blocks; system-allocator blocks, which go back there; anything
+ * else, a freed block or an interior pointer is a fault that stops the process with one line.
  * Start-up happens on the first call from static storage (no dlsym, no allocation);
  * ZMM_ALLOC=0 leaves heap_tls NULL so every call takes the slow path to the system, and so
  * does checked mode: tracking (ZMM_LEAKS and the ZMM_REQUEST_* options that need records),

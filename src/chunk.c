@@ -3,6 +3,7 @@
  * cache; bitmap bit = page in use; free_pages counts the zero bits; held_pages counts pages
  * in use in the bitmap that the owner holds as freed large runs (heap.c gives them back before
  * the chunk could be found empty, so a chunk leaves its set only when every page is free);
+ * a set's hot slots name only chunks of that set (set_link fills, set_unlink clears);
  * only the owning thread touches a set's chunks, so the page paths take no lock; the cache
  * has a spin lock.
  * The cache keeps ZMM_COMPACT bytes, or by default a share of the running average of chunks
