@@ -1,8 +1,9 @@
 /* alloc.c: owns the C semantics of the allocation API (glibc 2.36's contracts): errno,
  * overflow, alignment rounding, realloc's rules, and pointer classification for free.
- * Every pointer is classified through the registry before anything is read from it: zmm's
- * small, large and huge blocks; system-allocator blocks, which go back there; anything else,
- * a freed block or an interior pointer is a fault that stops the process with one line.
+ * Every pointer is classified before anything is read from it, through the registry or, on
+ * free's fast path, by its chunk being in one of the thread's heap's hot slots (chunk.h):
+ * zmm's small, large and huge blocks; system-allocator blocks, which go back there; anything
+ * else, a freed block or an interior pointer is a fault that stops the process with one line.
  * Start-up happens on the first call from static storage (no dlsym, no allocation);
  * ZMM_ALLOC=0 leaves heap_tls NULL so every call takes the slow path to the system, and so
  * does checked mode: tracking (ZMM_LEAKS and the ZMM_REQUEST_* options that need records),
@@ -247,13 +248,23 @@ static ZMM_NOINLINE void *malloc_slow(size_t n)
     return p ? p : enomem();
 }
 
+/* The thread's heap is known (fast paths on): the bin list was empty, or N is a large run. */
+static ZMM_NOINLINE void *malloc_heap(struct zmm_heap *h, size_t n)
+{
+    void *p = heap_malloc(h, n);
+    return p ? p : enomem();
+}
+
 void *zmm_malloc(size_t n)
 {
     struct zmm_heap *h = heap_tls;
-    if (ZMM_LIKELY(h != NULL) && ZMM_LIKELY(n <= SMALL_MAX)) {
-        void *p = bin_pop(&h->bins, bin_of(n));
-        if (ZMM_LIKELY(p != NULL))
-            return p;
+    if (ZMM_LIKELY(h != NULL) && ZMM_LIKELY(n <= LARGE_MAX)) {
+        if (ZMM_LIKELY(n <= SMALL_MAX)) {
+            void *p = bin_pop(&h->bins, bin_of(n));
+            if (ZMM_LIKELY(p != NULL))
+                return p;
+        }
+        return malloc_heap(h, n);
     }
     return malloc_slow(n);
 }
@@ -296,27 +307,82 @@ static ZMM_NOINLINE void free_slow(void *p)
     errno = saved;
 }
 
-void zmm_free(void *p)
+/* Is P, in a page of small run entry M, the start of a block? OFF, P's offset in its run, is
+ * below 7 pages (2^15), where off * ceil(2^32 / size) mod 2^32 < ceil(2^32 / size) holds
+ * exactly when SIZE divides OFF, for every size of 2 or more: one multiply. */
+ZMM_INLINE bool small_block_start(uint32_t m, const void *p)
+{
+    uint32_t off = (uint32_t)((uintptr_t)p & (PAGE_SIZE - 1)) + (PG_N(m) << PAGE_SHIFT);
+    uint32_t recip = bin_recip[PG_BIN(m)];
+    return off * recip < recip;
+}
+
+/* A free that zmm_free's inline path does not finish: P is in chunk C, page map entry M, and H
+ * is the thread's heap (fast paths on). A block of H (its chunk missed the hot slots, or it is
+ * a large run) and a block of another heap are checked as classify would and freed without
+ * it; anything else takes the slow path, which names the fault. */
+static ZMM_NOINLINE void free_other(void *p, struct zmm_chunk *c, uint32_t m, struct zmm_heap *h)
+{
+    struct zmm_heap *owner = c->owner;
+    struct zmm_slot *s = p;
+    uintptr_t key = owner == h ? h->bins.key : owner->shared_key;
+    if (PG_KIND(m) == PG_SMALL && small_block_start(m, p) && !slot_is_free(key, s)) {
+        unsigned bin = PG_BIN(m);
+        if (owner != h) {
+            heap_free_remote(owner, s, bin_size[bin], h);
+            return;
+        }
+        slot_push(&h->bins, bin, s);
+        h->bins.frees[bin]++;
+        return;
+    }
+    if (PG_KIND(m) == PG_LARGE && !((uintptr_t)p & (PAGE_SIZE - 1)) && !slot_is_free(key, s)) {
+        if (owner != h) {
+            heap_free_remote(owner, s, (size_t)PG_N(m) << PAGE_SHIFT, h);
+            return;
+        }
+        heap_free_large(h, p);
+        return;
+    }
+    free_slow(p);
+}
+
+/* A free the inline path of zmm_free did not finish: P classified through the registry. */
+static ZMM_NOINLINE void free_classify(void *p)
 {
     struct zmm_chunk *c = chunk_of(p);
     if (ZMM_LIKELY((void *)c != p) && ZMM_LIKELY(registry_get((uintptr_t)c) == REG_CHUNK)) {
-        unsigned page = page_of(p);
-        uint32_t m = c->map[page];
         struct zmm_heap *h = heap_tls;
-        if (ZMM_LIKELY(PG_KIND(m) == PG_SMALL) && ZMM_LIKELY(c->owner == h)) {
+        if (h) {
+            free_other(p, c, c->map[page_of(p)], h);
+            return;
+        }
+    }
+    if (p)
+        free_slow(p);
+}
+
+/* The inline path: a small block of a chunk the thread's heap holds (chunk_in_set, no
+ * registry look-up: the set's chunks are mapped and owned by it). */
+void zmm_free(void *p)
+{
+    struct zmm_heap *h = heap_tls;
+    struct zmm_chunk *c = chunk_of(p);
+    if (ZMM_LIKELY(h != NULL) && ZMM_LIKELY(chunk_in_set(&h->chunks, c))) {
+        uint32_t m = c->map[page_of(p)];
+        struct zmm_slot *s = p;
+        if (ZMM_LIKELY(PG_KIND(m) == PG_SMALL)) {
             unsigned bin = PG_BIN(m);
-            size_t off = (size_t)((uint8_t *)p - (uint8_t *)page_addr(c, page - PG_N(m)));
-            struct zmm_slot *s = p;
-            if (ZMM_CHECKS < 1 || (ZMM_LIKELY(bin_slot_index(bin, off) * (size_t)bin_size[bin] == off) &&
-                                   ZMM_LIKELY(!slot_is_free(h->bins.key, s)))) {
+            if (ZMM_CHECKS < 1 || (ZMM_LIKELY(small_block_start(m, p)) && ZMM_LIKELY(!slot_is_free(h->bins.key, s)))) {
                 slot_push(&h->bins, bin, s);
                 h->bins.frees[bin]++;
                 return;
             }
         }
+        free_other(p, c, m, h);     /* P is not the chunk's address: page 0 is PG_HEADER */
+        return;
     }
-    if (p)
-        free_slow(p);
+    free_classify(p);
 }
 
 void zmm_free_sized(void *p, size_t n)

@@ -3,6 +3,7 @@
  * cache; bitmap bit = page in use; free_pages counts the zero bits; held_pages counts pages
  * in use in the bitmap that the owner holds as freed large runs (heap.c gives them back before
  * the chunk could be found empty, so a chunk leaves its set only when every page is free);
+ * a set's hot slots name only chunks of that set (set_link fills, set_unlink clears);
  * only the owning thread touches a set's chunks, so the page paths take no lock; the cache
  * has a spin lock.
  * The cache keeps ZMM_COMPACT bytes, or by default a share of the running average of chunks
@@ -115,6 +116,7 @@ static void set_link(struct zmm_chunkset *set, struct zmm_chunk *c)
     }
     set->head = c;
     set->count++;
+    *chunk_hot_slot(set, c) = (uintptr_t)c + 1;
 }
 
 static void set_unlink(struct zmm_chunkset *set, struct zmm_chunk *c)
@@ -129,6 +131,8 @@ static void set_unlink(struct zmm_chunkset *set, struct zmm_chunk *c)
     }
     set->count--;
     c->set = NULL;
+    if (*chunk_hot_slot(set, c) == (uintptr_t)c + 1)
+        *chunk_hot_slot(set, c) = 0;
 }
 
 void chunk_adopt_set(struct zmm_chunkset *set, void *owner)

@@ -43,12 +43,29 @@ struct zmm_chunk {
 };
 _Static_assert(sizeof(struct zmm_chunk) <= PAGE_SIZE, "chunk header fits page 0");
 
-/* The chunks of one heap. */
+/* The chunks of one heap. HOT answers "does the set hold chunk C?" without the registry for
+ * most chunks: slot (C >> CHUNK_SHIFT) % SET_HOT holds C's address + 1 (never 0, so that the
+ * empty slot matches no chunk, not even the NULL pointer's) for the last chunk linked there,
+ * until it leaves the set. A miss says nothing. */
+#define SET_HOT 256u
 struct zmm_chunkset {
     struct zmm_chunk *head;         /* the chunk that served last; searched first */
     size_t count;
     void *owner;
+    uintptr_t hot[SET_HOT];
 };
+
+ZMM_INLINE uintptr_t *chunk_hot_slot(struct zmm_chunkset *set, const void *c)
+{
+    return &set->hot[((uintptr_t)c >> CHUNK_SHIFT) % SET_HOT];
+}
+
+/* C (a chunk address, any value) is one of SET's chunks, so it is mapped and its owner is
+ * SET's; false may mean either. */
+ZMM_INLINE bool chunk_in_set(const struct zmm_chunkset *set, const struct zmm_chunk *c)
+{
+    return set->hot[((uintptr_t)c >> CHUNK_SHIFT) % SET_HOT] == (uintptr_t)c + 1;
+}
 
 ZMM_INLINE struct zmm_chunk *chunk_of(const void *p)
 {

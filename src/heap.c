@@ -8,7 +8,8 @@
  * stays NULL (every call takes the slow path), heap_self names the heap, and each heap's
  * lock is held around every change so that the scanner can hold them all.
  * A freed large run of up to RUN_LIST_PAGES pages goes on the heap's list for its page count
- * (RUN_LIST_MAX pages in all) and is reused before the bitmap is searched. Such a run stays in
+ * (RUN_LIST_MAX pages in all) and is reused before the bitmap is searched, keeping its share
+ * of the memory limit (the heap's credit) while it waits. Such a run stays in
  * use in its chunk's bitmap (counted in held_pages) but its first page's map entry says freed,
  * as after chunk_free_pages (its other pages keep their continuation entries, which lead to
  * that first page), so a second free or an interior free is caught as before; its first 16
@@ -108,7 +109,7 @@ static void runs_push(struct zmm_heap *h, struct zmm_slot *s, unsigned n)
     chunk_of(s)->held_pages += n;
 }
 
-static struct zmm_slot *runs_pop(struct zmm_heap *h, unsigned n)
+ZMM_INLINE struct zmm_slot *runs_pop(struct zmm_heap *h, unsigned n)
 {
     struct zmm_slot *s = h->runs[n];
     struct zmm_slot *next = s->next;
@@ -121,9 +122,11 @@ static struct zmm_slot *runs_pop(struct zmm_heap *h, unsigned n)
     return s;
 }
 
-/* A held run's pages back to the bitmap (the chunk is released if that empties it). */
-static void runs_release(struct zmm_slot *s, unsigned n)
+/* A held run's pages back to the bitmap (the chunk is released if that empties it), and their
+ * bytes back to the heap's credit. */
+static void runs_release(struct zmm_heap *h, struct zmm_slot *s, unsigned n)
 {
+    credit_give(h, (size_t)n << PAGE_SHIFT);
     struct zmm_chunk *c = chunk_of(s);
     unsigned first = page_of(s);
     c->held_pages -= n;
@@ -153,7 +156,7 @@ static void runs_flush(struct zmm_heap *h, struct zmm_chunk *only)
                 prev->check = slot_check(h->bins.key, prev, next);
             h->runs_count[n]--;
             h->runs_pages -= n;
-            runs_release(s, n);
+            runs_release(h, s, n);
         }
     }
 }
@@ -242,22 +245,28 @@ void *heap_alloc_small(struct zmm_heap *h, unsigned bin)
     return s;
 }
 
+/* A run of PAGES pages, not held: from the bitmap, its continuation entries written. */
+static ZMM_NOINLINE void *heap_new_run(struct zmm_heap *h, size_t pages, size_t align_pages)
+{
+    void *p = heap_pages(h, pages, align_pages);
+    if (!p)
+        return NULL;
+    struct zmm_chunk *c = chunk_of(p);
+    unsigned first = page_of(p);
+    for (unsigned i = 1; i < pages; i++)
+        c->map[first + i] = PG_LCONT_ENTRY(i);
+    return p;
+}
+
 void *heap_alloc_large(struct zmm_heap *h, size_t pages, size_t align_pages)
 {
     heap_drain(h);
     void *p;
-    bool held = pages <= RUN_LIST_PAGES && align_pages == 1 && h->runs[pages] &&
-                credit_take(h, pages << PAGE_SHIFT);
-    if (held)
-        p = runs_pop(h, (unsigned)pages);
-    else if (!(p = heap_pages(h, pages, align_pages)))
+    if (pages <= RUN_LIST_PAGES && align_pages == 1 && h->runs[pages])
+        p = runs_pop(h, (unsigned)pages);   /* its credit and continuation entries kept */
+    else if (!(p = heap_new_run(h, pages, align_pages)))
         return NULL;
-    struct zmm_chunk *c = chunk_of(p);
-    unsigned first = page_of(p);
-    c->map[first] = PG_LARGE_ENTRY(pages);
-    if (!held)                          /* a held run kept its continuation entries */
-        for (unsigned i = 1; i < pages; i++)
-            c->map[first + i] = PG_LCONT_ENTRY(i);
+    chunk_of(p)->map[page_of(p)] = PG_LARGE_ENTRY(pages);
     ((struct zmm_slot *)p)->check = 0;
     h->large_allocs++;
     h->large_pages += pages;
@@ -295,24 +304,33 @@ bool heap_resize_large(struct zmm_heap *h, void *p, size_t pages)
     return true;
 }
 
+/* Run P (first page FIRST of C, N pages) of H back to the bitmap. */
+static ZMM_NOINLINE void heap_free_run(struct zmm_heap *h, struct zmm_chunk *c, unsigned first, unsigned n)
+{
+    credit_give(h, (size_t)n << PAGE_SHIFT);
+    bool held_only = c->held_pages && c->free_pages + c->held_pages + n == CHUNK_PAGES - FIRST_PAGE;
+    chunk_free_pages(c, first, n);
+    if (held_only)
+        runs_flush(h, c);               /* the last held run given back releases C */
+}
+
 void heap_free_large(struct zmm_heap *h, void *p)
 {
     struct zmm_chunk *c = chunk_of(p);
     unsigned first = page_of(p);
-    unsigned n = PG_N(c->map[first]);
+    uint32_t m = c->map[first];
+    unsigned n = PG_N(m);
     h->large_frees++;
     h->large_pages -= n;
-    credit_give(h, (size_t)n << PAGE_SHIFT);
-    unsigned rest = c->free_pages + c->held_pages + n;      /* free or held once P is */
-    if (n <= RUN_LIST_PAGES && h->runs_pages + n <= RUN_LIST_MAX && rest < CHUNK_PAGES - FIRST_PAGE) {
-        c->map[first] = PG_FREED_ENTRY(c->map[first]);    /* the continuation entries stay */
+    /* Held while the lists have room and C keeps a page in use besides; the run keeps its
+     * credit (its pages stay committed) until it is reused or given back. */
+    if (n <= RUN_LIST_PAGES && h->runs_pages + n <= RUN_LIST_MAX &&
+        c->free_pages + c->held_pages + n < CHUNK_PAGES - FIRST_PAGE) {
+        c->map[first] = PG_FREED_ENTRY(m);     /* the continuation entries stay */
         runs_push(h, p, n);
         return;
     }
-    bool held_only = c->held_pages && rest == CHUNK_PAGES - FIRST_PAGE;
-    chunk_free_pages(c, first, n);
-    if (held_only)
-        runs_flush(h, c);               /* the last held run given back releases C */
+    heap_free_run(h, c, first, n);
 }
 
 void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s, size_t size, struct zmm_heap *freer)
@@ -324,7 +342,7 @@ void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s, size_t size, s
     struct zmm_slot *head = atomic_load_explicit(&owner->remote, memory_order_relaxed);
     do {
         s->next = head;
-        s->check = slot_check(owner->bins.key, s, head);
+        s->check = slot_check(owner->shared_key, s, head);
     } while (!atomic_compare_exchange_weak_explicit(&owner->remote, &head, s, memory_order_release,
                                                     memory_order_relaxed));
 }
@@ -344,6 +362,7 @@ size_t heap_trim(struct zmm_heap *h)
 static void heap_setup(struct zmm_heap *h)
 {
     h->bins.key = heap_new_key(h);
+    h->shared_key = h->bins.key;
     h->chunks.owner = h;
     h->sweep_at = CHUNK_SIZE;
     h->state = HEAP_ACTIVE;
@@ -558,6 +577,7 @@ static void heap_rekey(struct zmm_heap *h)
     for (struct zmm_slot *s = atomic_load(&h->remote); s; s = s->next)
         s->check = slot_check(key, s, s->next);
     h->bins.key = key;
+    h->shared_key = key;
 }
 
 void heap_after_fork(void)

@@ -23,8 +23,11 @@ struct zmm_heap {
     uint32_t runs_count[RUN_LIST_PAGES + 1];
     size_t runs_pages;                  /* pages held on those lists */
     struct zmm_chunkset chunks;
-    _Atomic(struct zmm_slot *) remote;  /* blocks other threads freed, LIFO, owner drains */
-    uint64_t large_allocs, large_frees;
+    /* The line other threads write (remote frees) and read (the key, to sign their links):
+     * nothing the owner writes on its fast paths shares it. */
+    _Alignas(64) _Atomic(struct zmm_slot *) remote;  /* blocks other threads freed, LIFO, owner drains */
+    uintptr_t shared_key;               /* bins.key, copied */
+    _Alignas(64) uint64_t large_allocs, large_frees;
     size_t large_pages;                 /* pages in live large runs */
     uint64_t remote_bytes;              /* bytes this thread freed into other heaps */
     uint64_t drained_bytes;             /* bytes other threads freed here, drained */
