@@ -325,6 +325,10 @@ static ZMM_NOINLINE void free_other(void *p, struct zmm_chunk *c, uint32_t m, st
 {
     struct zmm_heap *owner = c->owner;
     struct zmm_slot *s = p;
+    if (ZMM_UNLIKELY(!owner)) {         /* a cached chunk: whatever P was, it is not live */
+        free_slow(p);
+        return;
+    }
     uintptr_t key = owner == h ? h->bins.key : owner->shared_key;
     if (PG_KIND(m) == PG_SMALL && small_block_start(m, p) && !slot_is_free(key, s)) {
         unsigned bin = PG_BIN(m);

@@ -8,6 +8,7 @@ usage: php_load.py PHP_DIR"""
 import concurrent.futures
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ def serve(preload, log):
     if preload:
         env["LD_PRELOAD"] = LIB
     proc = subprocess.Popen([PHP, "-n", "-S", "127.0.0.1:%d" % port, "-t", DOCS], env=env,
-                            stdout=subprocess.DEVNULL, stderr=log)
+                            stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -41,7 +42,16 @@ def serve(preload, log):
         except OSError:
             time.sleep(0.05)
     proc.kill()
+    reap(proc)
     raise SystemExit("FAIL: php -S did not start")
+
+
+def reap(proc):
+    """The workers PHP_CLI_SERVER_WORKERS forked outlive their master's SIGTERM: end the group."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def get(port, n):
@@ -64,6 +74,7 @@ def run(preload):
         took = time.time() - start
         proc.terminate()
         status = proc.wait(timeout=30)
+        reap(proc)
         log.seek(0)
         zmm_lines = [l for l in log.read().splitlines() if l.startswith("zmm:")]
     return answers, took, status, zmm_lines
