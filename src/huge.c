@@ -131,7 +131,7 @@ void *huge_alloc(size_t size, size_t align, bool *zeroed)
     }
     if (!limit_take(p ? got : size)) {
         if (p)
-            cache_put(p, got);
+            huge_drop(p, got);
         limit_exhausted(size);
         return NULL;
     }
