@@ -7,7 +7,10 @@
  * only the owning thread touches a set's chunks, so the page paths take no lock; the cache
  * has a spin lock.
  * The cache keeps ZMM_COMPACT bytes, or by default a share of the running average of chunks
- * in use; chunks past a few hot ones are purged (madvise) when cached, the rest unmapped. */
+ * in use; chunks past a few hot ones are purged (madvise) when cached, the rest unmapped.
+ * Anti-thrash: each chunk mapped again after one was given back earns one more hot chunk (up
+ * to CACHE_EXTRA), and every 256 releases one is lost, so a program that keeps taking back
+ * what it gave keeps it in memory, not faulted in page by page. */
 #include "chunk.h"
 #include "lock.h"
 #include "options.h"
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #define CACHE_HOT   4        /* cached chunks kept dirty, ready at once */
+#define CACHE_EXTRA 12       /* more of them while chunks given back are mapped again */
 #define CACHE_MAX   1024
 
 static struct {
@@ -26,6 +30,9 @@ static struct {
     struct zmm_chunk *list[CACHE_MAX];
     size_t count;
     size_t avg16;            /* running average of chunks in use, times 16 */
+    size_t given;            /* chunks unmapped and not yet mapped again */
+    size_t extra;            /* hot chunks past CACHE_HOT, earned by mapping given chunks again */
+    size_t releases;
 } cache;
 
 static atomic_size_t chunks_in_use, chunks_peak, chunks_cached;
@@ -159,8 +166,13 @@ static struct zmm_chunk *chunk_new(void)
 {
     struct zmm_chunk *c = NULL;
     spin_lock(&cache.lock);
-    if (cache.count)
+    if (cache.count) {
         c = cache.list[--cache.count];
+    } else if (cache.given) {
+        /* Thrashing: a chunk given back is mapped again (and faulted in page by page). */
+        cache.given--;
+        cache.extra += cache.extra < CACHE_EXTRA;
+    }
     spin_unlock(&cache.lock);
     if (c) {
         atomic_fetch_sub(&chunks_cached, 1);
@@ -186,8 +198,8 @@ static size_t cache_keep(size_t in_use)
     if (zmm_opt.compact != OPT_UNSET)
         return zmm_opt.compact / CHUNK_SIZE;
     cache.avg16 = (cache.avg16 * 15 + in_use * 16 + 8) / 16;
-    size_t keep = cache.avg16 / 16 / 8;
-    return keep < CACHE_HOT ? CACHE_HOT : keep > CACHE_MAX ? CACHE_MAX : keep;
+    size_t keep = cache.avg16 / 16 / 8, hot = CACHE_HOT + cache.extra;
+    return keep < hot ? hot : keep > CACHE_MAX ? CACHE_MAX : keep;
 }
 
 /* A chunk is purged before it is published in the cache: once there, another thread may
@@ -197,10 +209,12 @@ static void chunk_release(struct zmm_chunk *c)
     size_t in_use = atomic_fetch_sub(&chunks_in_use, 1) - 1;
     c->owner = NULL;
     spin_lock(&cache.lock);
-    size_t count = cache.count, keep = cache_keep(in_use);
+    size_t count = cache.count, keep = cache_keep(in_use), hot = CACHE_HOT + cache.extra;
+    if (++cache.releases % 256 == 0 && cache.extra)
+        cache.extra--;
     spin_unlock(&cache.lock);
     if (count < keep) {
-        if (count >= CACHE_HOT)
+        if (count >= hot)
             os_purge(page_addr(c, FIRST_PAGE), CHUNK_SIZE - FIRST_PAGE * PAGE_SIZE);
         spin_lock(&cache.lock);
         bool kept = cache.count < CACHE_MAX;
@@ -212,6 +226,9 @@ static void chunk_release(struct zmm_chunk *c)
             return;
         }
     }
+    spin_lock(&cache.lock);
+    cache.given += cache.given < CACHE_MAX;
+    spin_unlock(&cache.lock);
     registry_set((uintptr_t)c, 0);
     os_unmap_aligned(c, CHUNK_SIZE);
 }

@@ -1,10 +1,14 @@
 /* huge.c: owns huge blocks: mappings of their own, CHUNK-aligned, their size kept in the
  * registry (so lookup is O(1) and a freed one is recognised). The registry's size is the
- * whole mapping, which is the block's usable size. realloc resizes in place with mremap or
- * moves the pages to a fresh aligned range, never copies. A few freed mappings are kept (at
- * most HUGE_CACHE of them, HUGE_CACHE_BYTES in all) and reused by later blocks of half their
- * size up to their size, or grown (mremap) for a block up to twice their size, sparing an
- * munmap/mmap pair and most of its page faults per block. */
+ * whole mapping, which is the block's usable size. realloc keeps the mapping for a shrink to
+ * half or more; a growth copies the block into a cached mapping of the new size up to twice
+ * it when there is one (its pages are in memory: a copy costs less than the page faults of a
+ * fresh tail), or else resizes in place with mremap or moves the pages to a fresh aligned
+ * range. A few freed mappings are kept (at most HUGE_CACHE of them, HUGE_CACHE_BYTES in all)
+ * and reused by later blocks of half their size up to their size, or grown (mremap) for a
+ * block up to twice their size, sparing an munmap/mmap pair and most of its page faults per
+ * block. A range's registry entries are cleared before the range goes back to the kernel,
+ * which may map something else there at once. */
 #include "huge.h"
 #include "limit.h"
 #include "lock.h"
@@ -12,13 +16,18 @@
 #include "registry.h"
 
 #include <stdatomic.h>
+#include <string.h>
 
 #define HUGE_CACHE        16
 #define HUGE_CACHE_BYTES  ((size_t)64 << 20)
 
 static struct {
     spinlock_t lock;
-    struct { uint8_t *addr; size_t size; } slot[HUGE_CACHE];
+    /* Apart, not an array of pairs: a pair is copied through a vector register, where the
+     * address of a mapping taken again may stay long after and keep a leak reachable for
+     * the conservative scan (it reads the stopped threads' vector registers). */
+    uint8_t *addr[HUGE_CACHE];
+    size_t size[HUGE_CACHE];
     size_t count, bytes;
 } cache;
 
@@ -33,27 +42,29 @@ static void huge_count(size_t add, size_t sub)
         ;
 }
 
-/* The smallest cached mapping of SIZE to MOST bytes; with SMALLER, if there is none, the
- * largest of half SIZE or more (which the caller grows). */
-static uint8_t *cache_take(size_t size, size_t most, bool smaller, size_t *got)
+/* The smallest cached mapping of SIZE to MOST bytes; if there is none, the largest of LEAST
+ * bytes or more below SIZE (which the caller grows; LEAST = SIZE for none). */
+static uint8_t *cache_take(size_t size, size_t most, size_t least, size_t *got)
 {
     uint8_t *p = NULL;
     spin_lock(&cache.lock);
-    size_t best = HUGE_CACHE, below = HUGE_CACHE;
+    size_t best = HUGE_CACHE, largest = HUGE_CACHE;
     for (size_t i = 0; i < cache.count; i++) {
-        size_t s = cache.slot[i].size;
-        if (s >= size && s <= most && (best == HUGE_CACHE || s < cache.slot[best].size))
+        size_t s = cache.size[i];
+        if (s >= size && s <= most && (best == HUGE_CACHE || s < cache.size[best]))
             best = i;
-        if (s < size && s >= size / 2 && (below == HUGE_CACHE || s > cache.slot[below].size))
-            below = i;
+        if (s >= least && s < size && (largest == HUGE_CACHE || s > cache.size[largest]))
+            largest = i;
     }
-    if (best == HUGE_CACHE && smaller)
-        best = below;
+    if (best == HUGE_CACHE)
+        best = largest;
     if (best != HUGE_CACHE) {
-        p = cache.slot[best].addr;
-        *got = cache.slot[best].size;
+        p = cache.addr[best];
+        *got = cache.size[best];
         cache.bytes -= *got;
-        cache.slot[best] = cache.slot[--cache.count];
+        cache.count--;
+        cache.addr[best] = cache.addr[cache.count];
+        cache.size[best] = cache.size[cache.count];
     }
     spin_unlock(&cache.lock);
     return p;
@@ -66,10 +77,12 @@ static bool cache_put(uint8_t *p, size_t size)
     if (size <= HUGE_CACHE_BYTES / 2) {
         while (cache.count && (cache.count == HUGE_CACHE || cache.bytes + size > HUGE_CACHE_BYTES)) {
             /* Evict the oldest: unmapped outside the lock below, one at a time. */
-            uint8_t *old = cache.slot[0].addr;
-            size_t old_size = cache.slot[0].size;
+            uint8_t *old = cache.addr[0];
+            size_t old_size = cache.size[0];
             cache.bytes -= old_size;
-            cache.slot[0] = cache.slot[--cache.count];
+            cache.count--;
+            cache.addr[0] = cache.addr[cache.count];
+            cache.size[0] = cache.size[cache.count];
             spin_unlock(&cache.lock);
             registry_set_huge((uintptr_t)old, old_size, 0);
             os_unmap_aligned(old, old_size);
@@ -77,8 +90,8 @@ static bool cache_put(uint8_t *p, size_t size)
         }
         if (cache.count < HUGE_CACHE && cache.bytes + size <= HUGE_CACHE_BYTES) {
             registry_set((uintptr_t)p, size | REG_HUGE | REG_FREED);
-            cache.slot[cache.count].addr = p;
-            cache.slot[cache.count++].size = size;
+            cache.addr[cache.count] = p;
+            cache.size[cache.count++] = size;
             cache.bytes += size;
             kept = true;
         }
@@ -87,30 +100,38 @@ static bool cache_put(uint8_t *p, size_t size)
     return kept;
 }
 
+/* A mapping no block uses any more: cached, or else given back. */
+static void huge_drop(uint8_t *p, size_t size)
+{
+    if (!cache_put(p, size)) {
+        registry_set_huge((uintptr_t)p, size, 0);
+        os_unmap_aligned(p, size);
+    }
+}
+
 void *huge_alloc(size_t size, size_t align, bool *zeroed)
 {
     size = align_up(size, PAGE_SIZE);
     size_t got = 0;
-    uint8_t *p = align == CHUNK_SIZE ? cache_take(size, 2 * size, true, &got) : NULL;
+    uint8_t *p = align == CHUNK_SIZE ? cache_take(size, 2 * size, size / 2, &got) : NULL;
     if (p && got < size) {
         /* A smaller mapping grown: only the pages it lacks are new. */
+        registry_set_huge((uintptr_t)p, got, 0);
         uint8_t *to = os_resize_inplace(p, got, size) ? p : os_move(p, got, size, CHUNK_SIZE);
-        if (to) {
-            registry_set_huge((uintptr_t)p, got, 0);
-            if (!registry_set_huge((uintptr_t)to, size, size | REG_HUGE | REG_FREED)) {
-                os_unmap_aligned(to, size);
-                to = NULL;
-            }
-            p = to;
-            got = size;
-        } else {
-            cache_put(p, got);
-            p = NULL;
+        if (to && !registry_set_huge((uintptr_t)to, size, size | REG_HUGE | REG_FREED)) {
+            registry_set_huge((uintptr_t)to, size, 0);
+            os_unmap_aligned(to, size);
+            to = NULL;
+        } else if (!to) {
+            registry_set_huge((uintptr_t)p, got, got | REG_HUGE | REG_FREED);
+            huge_drop(p, got);
         }
+        p = to;
+        got = size;
     }
     if (!limit_take(p ? got : size)) {
         if (p)
-            cache_put(p, got);
+            huge_drop(p, got);
         limit_exhausted(size);
         return NULL;
     }
@@ -138,35 +159,58 @@ void huge_free(void *p, uint64_t entry)
     limit_give(size);
     atomic_fetch_sub(&live, 1);
     huge_count(0, size);
-    if (!cache_put(p, size)) {
-        registry_set_huge((uintptr_t)p, size, 0);
-        os_unmap_aligned(p, size);
-    }
+    huge_drop(p, size);
 }
 
 void *huge_resize(void *p, uint64_t entry, size_t size)
 {
     size_t old = huge_size(entry);
+    uint8_t *to = p;
     size = align_up(size, PAGE_SIZE);
-    if (size == old)
+    if (size <= old && size >= old / 2)
+        return p;                       /* as small blocks do: no system call for a shrink */
+    if (size < old) {
+        /* The slots past the new end are forgotten before the tail is unmapped. */
+        size_t keep = align_up(size, CHUNK_SIZE);
+        registry_set((uintptr_t)p, size | REG_HUGE);
+        if (old > keep)
+            registry_set_huge((uintptr_t)p + keep, old - keep, 0);
+        if (!os_resize_inplace(p, old, size)) {
+            registry_set_huge((uintptr_t)p, old, old | REG_HUGE);
+            return NULL;
+        }
+        limit_give(old - size);
+        huge_count(size, old);
         return p;
-    if (size > old && !limit_take(size - old)) {
+    }
+    /* A cached mapping of SIZE to twice SIZE is in memory already: copying the block there
+     * costs less than the page faults of a fresh tail, and its room is the next growths'. */
+    size_t got;
+    uint8_t *c = cache_take(size, 2 * size, size, &got);
+    if (c && limit_take(got - old)) {
+        registry_set((uintptr_t)c, got | REG_HUGE);
+        memcpy(c, p, old);
+        huge_drop(p, old);
+        huge_count(got, old);
+        return c;
+    }
+    if (c)
+        cache_put(c, got);
+    if (!limit_take(size - old)) {
         limit_exhausted(size - old);
         return NULL;
     }
-    void *to = p;
     if (!os_resize_inplace(p, old, size)) {
-        to = size > old ? os_move(p, old, size, CHUNK_SIZE) : NULL;
+        /* Forgotten before the move gives its range back to the kernel. */
+        registry_set_huge((uintptr_t)p, old, 0);
+        to = os_move(p, old, size, CHUNK_SIZE);
         if (!to) {
-            if (size > old)
-                limit_give(size - old);
+            registry_set_huge((uintptr_t)p, old, old | REG_HUGE);
+            limit_give(size - old);
             return NULL;
         }
     }
-    registry_set_huge((uintptr_t)p, old, 0);
     registry_set_huge((uintptr_t)to, size, size | REG_HUGE);
-    if (size < old)
-        limit_give(old - size);
     huge_count(size, old);
     return to;
 }
@@ -176,8 +220,8 @@ size_t huge_trim(void)
     size_t freed = 0;
     spin_lock(&cache.lock);
     while (cache.count) {
-        uint8_t *p = cache.slot[--cache.count].addr;
-        size_t size = cache.slot[cache.count].size;
+        uint8_t *p = cache.addr[--cache.count];
+        size_t size = cache.size[cache.count];
         cache.bytes -= size;
         spin_unlock(&cache.lock);
         registry_set_huge((uintptr_t)p, size, 0);

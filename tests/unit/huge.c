@@ -62,6 +62,29 @@ int main(void)
     CHECK(huge_trim() == 3u << 20, "trim gives the cached mapping back");
     CHECK(registry_get((uintptr_t)p) == 0, "trimmed mapping left in the registry");
 
+    /* A growth copies the block into a cached mapping of the new size up to twice it (its
+     * pages are in memory already) and caches the old mapping; a shrink to half or more keeps
+     * the mapping. */
+    uint8_t *warm = huge_alloc(6u << 20, CHUNK_SIZE, &zeroed);
+    uint8_t *b = huge_alloc(3u << 20, CHUNK_SIZE, &zeroed);
+    CHECK(warm && b, "two blocks");
+    if (warm && b) {
+        memset(b, 0xcd, 3u << 20);
+        huge_free(warm, registry_get((uintptr_t)warm));
+        q = huge_resize(b, registry_get((uintptr_t)b), 4u << 20);
+        CHECK(q == warm, "grown into the cached mapping: %p, cached %p", (void *)q, (void *)warm);
+        CHECK(q && q[0] == 0xcd && q[(3u << 20) - 1] == 0xcd, "contents copied");
+        e = q ? registry_get((uintptr_t)q) : 0;
+        CHECK(huge_size(e) == 6u << 20 && !(e & REG_FREED), "grown entry %lx", (unsigned long)e);
+        CHECK(registry_get((uintptr_t)b) & REG_FREED, "the old mapping cached");
+        CHECK(limit_in_use() == 6u << 20, "committed after the copy %zu", limit_in_use());
+        if (q) {
+            CHECK(huge_resize(q, e, 3u << 20) == q && registry_get((uintptr_t)q) == e, "shrink to half kept");
+            huge_free(q, e);
+        }
+        CHECK(huge_trim() == 9u << 20, "trim gives both mappings back");
+    }
+
     /* Alignment beyond a chunk. */
     uint8_t *al = huge_alloc(1u << 20, 8u << 20, &zeroed);
     CHECK(al && ((uintptr_t)al & ((8u << 20) - 1)) == 0, "8 MiB alignment: %p", (void *)al);
