@@ -1,6 +1,6 @@
 /* churn: the small- and mixed-size churn of an allocator benchmark. T threads each keep a
  * window of live blocks and replace a random one per step: mostly 1..128 bytes, one step in
- * eight up to 4000 bytes (large runs). Prints a checksum so the work cannot be skipped.
+ * eight up to 4000 bytes (the bins above 3 KiB). Prints a checksum so the work cannot be skipped.
  * usage: churn [THREADS] [STEPS_PER_THREAD] */
 #include <pthread.h>
 #include <stdint.h>

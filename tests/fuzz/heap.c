@@ -166,7 +166,8 @@ static size_t decode_size(struct fuzz_in *in)
 {
     static const size_t edges[] = {
         0, 1, 8, 15, 16, 17, 24, 31, 32, 33, 48, 64, 100, 128, 255, 256, 320, 448, 512, 640,
-        1024, 1792, 2048, 2560, 3071, 3072, 3073, 4095, 4096, 4097, 8192, 12288, 65536,
+        1024, 1792, 2048, 2560, 3071, 3072, 3073, 3584, 3585, 4095, 4096, 4097, 5120, 6144,
+        6145, 7168, 8191, 8192, 8193, 12288, 65536,
         LARGE_MAX - 1, LARGE_MAX, LARGE_MAX + 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1,
         2 * CHUNK_SIZE, (size_t)PTRDIFF_MAX - 4096, (size_t)PTRDIFF_MAX, (size_t)PTRDIFF_MAX + 1,
         SIZE_MAX - 4095, SIZE_MAX - 15, SIZE_MAX,

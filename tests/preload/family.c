@@ -118,6 +118,31 @@ static void test_odd_alignments(void)
     }
 }
 
+/* Aligned blocks of the sizes around the bins above 3 KiB (3584 .. 8192 bytes), many live at
+ * once so that most are not the first block of a run, which a fresh page aligns by luck. */
+static void test_bin_alignments(void)
+{
+    static const size_t sizes[] = {3073, 3584, 3585, 4096, 4097, 4368, 5120, 6144, 6184, 7168, 8191, 8192, 8193};
+    enum { N = 24 };
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (size_t a = 32; a <= 8192; a *= 2) {
+            void *m[N];
+            for (int i = 0; i < N; i++) {
+                m[i] = memalign(a, sizes[si]);
+                check_aligned_block(m[i], a, sizes[si], "memalign(bin size)");
+                if (m[i])
+                    memset(m[i], i + 1, sizes[si]);
+            }
+            for (int i = 0; i < N; i++) {
+                const unsigned char *b = m[i];
+                CHECK(!b || (b[0] == i + 1 && b[sizes[si] - 1] == i + 1),
+                      "memalign(%zu, %zu) blocks overlap", a, sizes[si]);
+                free(m[i]);
+            }
+            CHECK_LIMIT(20);
+        }
+}
+
 static void test_page_aligned(void)
 {
     static const size_t sizes[] = {1, 100, 4095, 4096, 4097, 5000, 100000, 3 * MiB + 5};
@@ -381,6 +406,7 @@ int main(void)
     test_basic_members();
     test_alignments();
     test_odd_alignments();
+    test_bin_alignments();
     test_page_aligned();
     test_mallinfo();
     test_malloc_info();

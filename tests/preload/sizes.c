@@ -84,7 +84,8 @@ static void test_reuse(void)
 {
     enum { N = 512 };
     static const size_t sizes[] = {1, 8, 15, 16, 17, 24, 33, 100, 129, 1000, 3072, 3073, 4096,
-                                   5000, 65536, 2 * MiB - 4 * KiB, 2 * MiB + 1};
+                                   4104, 4368, 5000, 6184, 7168, 8192, 8193, 65536,
+                                   2 * MiB - 4 * KiB, 2 * MiB + 1};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n = sizes[s] > 64 * KiB ? 16 : N;
         struct blk b[N];
@@ -122,7 +123,7 @@ static void test_reuse(void)
     }
 }
 
-static const size_t chain[] = {8, 100, 3000, 3073, 5000, MiB, 2 * MiB, 3 * MiB, 10 * MiB};
+static const size_t chain[] = {8, 100, 3000, 3073, 5000, 8193, MiB, 2 * MiB, 3 * MiB, 10 * MiB};
 #define N_CHAIN (sizeof chain / sizeof chain[0])
 
 /* realloc from A to B keeps min(A, B) bytes: every pair of the chain, with and without a
@@ -192,7 +193,7 @@ static void test_realloc_chain(void)
 static void test_calloc_dirty(void)
 {
     static const size_t sizes[] = {1,    8,     16,    24,    48,      64,      100,     256,
-                                   1000, 2048,  3072,  3073,  4096,    5000,    8192,    65536,
+                                   1000, 2048,  3072,  3073,  4096,    5000,    8192,    8193,    65536,
                                    100000, MiB, 2 * MiB - 4 * KiB, 2 * MiB, 3 * MiB, 10 * MiB};
     enum { N = sizeof sizes / sizeof sizes[0], COPIES = 8 };
     void *p[N][COPIES];
