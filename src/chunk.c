@@ -294,11 +294,11 @@ bool chunk_grow_pages(struct zmm_chunk *c, unsigned page, unsigned n, unsigned m
     return true;
 }
 
-size_t chunk_trim(struct zmm_chunkset *set)
+size_t chunk_purge_free(struct zmm_chunkset *set)
 {
     size_t given = 0;
-    struct zmm_chunk *c = set ? set->head : NULL;
-    for (size_t k = 0; set && k < set->count; k++, c = c->next) {
+    struct zmm_chunk *c = set->head;
+    for (size_t k = 0; k < set->count; k++, c = c->next) {
         for (unsigned i = next_bit(c->bitmap, 0, false); i < CHUNK_PAGES;) {
             unsigned end = next_bit(c->bitmap, i, true);
             os_purge(page_addr(c, i), (size_t)(end - i) << PAGE_SHIFT);
@@ -306,6 +306,12 @@ size_t chunk_trim(struct zmm_chunkset *set)
             i = next_bit(c->bitmap, end, false);
         }
     }
+    return given;
+}
+
+size_t chunk_trim(struct zmm_chunkset *set)
+{
+    size_t given = set ? chunk_purge_free(set) : 0;
     struct zmm_chunk *drop[CACHE_MAX];
     spin_lock(&cache.lock);
     size_t ndrop = cache.count;

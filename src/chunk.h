@@ -94,6 +94,9 @@ bool chunk_grow_pages(struct zmm_chunk *c, unsigned page, unsigned n, unsigned m
 
 /* Stops the process with one line if C's bitmap, free count and page map disagree. */
 void chunk_verify(const struct zmm_chunk *c);
+/* Gives the free pages of the set's chunks back to the OS (they stay mapped, and read as
+ * zero when next touched). Returns the bytes given back. */
+size_t chunk_purge_free(struct zmm_chunkset *set);
 /* Gives memory back to the OS: the free pages of the set (if any) and the chunk cache.
  * Returns the bytes given back. */
 size_t chunk_trim(struct zmm_chunkset *set);

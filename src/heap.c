@@ -1,12 +1,13 @@
 /* heap.c: owns the per-thread heaps. A heap is used by one thread at a time, without locks:
  * the thread finds it through an initial-exec TLS pointer. A block freed by another thread
  * goes on its owner's atomic remote list, which the owner drains on its slow paths. A thread
- * that exits abandons its heap (remote frees keep arriving); the next new thread adopts it,
- * chunks and all. A thread still allocating after its own exit destructor uses the orphan
- * heap, under a lock. A fork child resets the locks and abandons every other thread's heap.
- * Heaps live in memory zmm maps for itself and are never unmapped. In tracked mode heap_tls
- * stays NULL (every call takes the slow path), heap_self names the heap, and each heap's
- * lock is held around every change so that the scanner can hold them all.
+ * that exits abandons its heap (remote frees keep arriving) with its chunks' free pages
+ * purged; the next new thread adopts it, chunks and all. A thread still allocating after its
+ * own exit destructor uses the orphan heap, under a lock. A fork child resets the locks and
+ * abandons every other thread's heap. Heaps live in memory zmm maps for itself and are never
+ * unmapped. In tracked mode heap_tls stays NULL (every call takes the slow path), heap_self
+ * names the heap, and each heap's lock is held around every change so that the scanner can
+ * hold them all.
  * A freed large run of up to RUN_LIST_PAGES pages goes on the heap's list for its page count
  * (RUN_LIST_MAX pages in all) and is reused before the bitmap is searched, keeping its share
  * of the memory limit (the heap's credit) while it waits. Such a run stays in
@@ -386,6 +387,7 @@ static void heap_abandon(struct zmm_heap *h)
     spin_lock(&h->lock);
     heap_drain(h);
     runs_flush(h, NULL);
+    chunk_purge_free(&h->chunks);       /* its free pages, dirty, would wait for the next thread */
     spin_unlock(&h->lock);
     spin_lock(&heaps_lock);
     h->state = HEAP_ABANDONED;
