@@ -126,6 +126,11 @@ void os_unmap_aligned(void *p, size_t size)
     errno = saved;
 }
 
+bool os_can_split(void)
+{
+    return mem_type != MEM_MALLOC;
+}
+
 bool os_resize_inplace(void *p, size_t old_size, size_t new_size)
 {
     if (mem_type == MEM_MALLOC)
