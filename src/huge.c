@@ -5,10 +5,13 @@
  * it when there is one (its pages are in memory: a copy costs less than the page faults of a
  * fresh tail), or else resizes in place with mremap or moves the pages to a fresh aligned
  * range. A few freed mappings are kept (at most HUGE_CACHE of them, HUGE_CACHE_BYTES in all)
- * and reused by later blocks of half their size up to their size, or grown (mremap) for a
- * block up to twice their size, sparing an munmap/mmap pair and most of its page faults per
- * block. A range's registry entries are cleared before the range goes back to the kernel,
- * which may map something else there at once. */
+ * and reused by later blocks of two fifths of their size up to their size (the smallest that
+ * fits: taking a larger one beats growing a smaller one, whose new pages fault), or else grown
+ * (mremap) for a block up to twice their size, sparing an munmap/mmap pair and most of its
+ * page faults per block; one a chunk or more larger than the block's CHUNK-rounded size is
+ * split, its tail cached again as a mapping of its own (not with ZMM_MEM_TYPE=malloc, whose
+ * blocks cannot be split). A range's registry entries are cleared before the range goes back
+ * to the kernel, which may map something else there at once. */
 #include "huge.h"
 #include "limit.h"
 #include "lock.h"
@@ -113,7 +116,16 @@ void *huge_alloc(size_t size, size_t align, bool *zeroed)
 {
     size = align_up(size, PAGE_SIZE);
     size_t got = 0;
-    uint8_t *p = align == CHUNK_SIZE ? cache_take(size, 2 * size, size / 2, &got) : NULL;
+    uint8_t *p = align == CHUNK_SIZE ? cache_take(size, 5 * size / 2, size / 2, &got) : NULL;
+    if (p && got >= align_up(size, CHUNK_SIZE) + CHUNK_SIZE && os_can_split()) {
+        /* A larger mapping split: its CHUNK-aligned tail goes back to the cache as a mapping
+         * of its own, its pages still in memory. */
+        size_t keep = align_up(size, CHUNK_SIZE);
+        registry_set_huge((uintptr_t)p + keep, got - keep, (got - keep) | REG_HUGE | REG_FREED);
+        registry_set((uintptr_t)p, keep | REG_HUGE | REG_FREED);
+        huge_drop(p + keep, got - keep);
+        got = keep;
+    }
     if (p && got < size) {
         /* A smaller mapping grown: only the pages it lacks are new. */
         registry_set_huge((uintptr_t)p, got, 0);

@@ -91,15 +91,20 @@ void *os_map_aligned(size_t size, size_t align)
             __builtin_memset(p, 0, size);
         return p;
     }
-    /* Lucky first: the kernel often places a mapping right below the previous one. */
-    uint8_t *p = os_mmap(NULL, size);
-    if (!p)
-        return NULL;
-    if (((uintptr_t)p & (align - 1)) == 0) {
-        os_advise_new(p, size);
-        return p;
+    /* Lucky first: the kernel often places a mapping right below the previous one, which
+     * is aligned when the sizes are multiples of ALIGN (chunks); other sizes map the slack
+     * at once. */
+    uint8_t *p;
+    if ((size & (align - 1)) == 0) {
+        p = os_mmap(NULL, size);
+        if (!p)
+            return NULL;
+        if (((uintptr_t)p & (align - 1)) == 0) {
+            os_advise_new(p, size);
+            return p;
+        }
+        munmap(p, size);
     }
-    munmap(p, size);
     if (size + align < size)
         return NULL;
     p = os_mmap(NULL, size + align - PAGE_SIZE);
@@ -124,6 +129,11 @@ void os_unmap_aligned(void *p, size_t size)
     else
         munmap(p, size);
     errno = saved;
+}
+
+bool os_can_split(void)
+{
+    return mem_type != MEM_MALLOC;
 }
 
 bool os_resize_inplace(void *p, size_t old_size, size_t new_size)

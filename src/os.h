@@ -11,6 +11,8 @@ void os_configure(unsigned mem_type, bool huge_pages, const char *fail_map);
  * or NULL. Fresh memory reads as zero. */
 void *os_map_aligned(size_t size, size_t align);
 void os_unmap_aligned(void *p, size_t size);
+/* Can a CHUNK-aligned piece of such a mapping be unmapped (or resized) on its own? */
+bool os_can_split(void);
 /* Grow or shrink a mapping from os_map_aligned in place; false if the neighbours are taken. */
 bool os_resize_inplace(void *p, size_t old_size, size_t new_size);
 /* Move a mapping to a fresh ALIGN-aligned address of NEW_SIZE bytes without copying; NULL
