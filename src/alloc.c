@@ -289,8 +289,7 @@ static void free_block(void *p, const struct block *b)
         return;
     }
     unsigned bin = PG_BIN(b->map);
-    slot_push(&owner->bins, bin, p);
-    owner->bins.frees[bin]++;
+    bin_free(&owner->bins, bin, p);
 }
 
 static void tracked_free(void *p, const struct block *b);
@@ -308,8 +307,9 @@ static ZMM_NOINLINE void free_slow(void *p)
 }
 
 /* Is P, in a page of small run entry M, the start of a block? OFF, P's offset in its run, is
- * below 7 pages (2^15), where off * ceil(2^32 / size) mod 2^32 < ceil(2^32 / size) holds
- * exactly when SIZE divides OFF, for every size of 2 or more: one multiply. */
+ * below 8 pages (2^15: sizes.c holds runs to 8 pages), where off * ceil(2^32 / size) mod 2^32
+ * < ceil(2^32 / size) holds exactly when SIZE divides OFF, for every size of 2 or more: one
+ * multiply. */
 ZMM_INLINE bool small_block_start(uint32_t m, const void *p)
 {
     uint32_t off = (uint32_t)((uintptr_t)p & (PAGE_SIZE - 1)) + (PG_N(m) << PAGE_SHIFT);
@@ -336,8 +336,7 @@ static ZMM_NOINLINE void free_other(void *p, struct zmm_chunk *c, uint32_t m, st
             heap_free_remote(owner, s, bin_size[bin], h);
             return;
         }
-        slot_push(&h->bins, bin, s);
-        h->bins.frees[bin]++;
+        bin_free(&h->bins, bin, s);
         return;
     }
     if (PG_KIND(m) == PG_LARGE && !((uintptr_t)p & (PAGE_SIZE - 1)) && !slot_is_free(key, s)) {
@@ -378,8 +377,7 @@ void zmm_free(void *p)
         if (ZMM_LIKELY(PG_KIND(m) == PG_SMALL)) {
             unsigned bin = PG_BIN(m);
             if (ZMM_CHECKS < 1 || (ZMM_LIKELY(small_block_start(m, p)) && ZMM_LIKELY(!slot_is_free(h->bins.key, s)))) {
-                slot_push(&h->bins, bin, s);
-                h->bins.frees[bin]++;
+                bin_free(&h->bins, bin, s);
                 return;
             }
         }

@@ -38,6 +38,13 @@ ZMM_INLINE void slot_push(struct zmm_bins *b, unsigned bin, struct zmm_slot *s)
     b->free[bin] = s;
 }
 
+/* A freed block back on its bin's list, counted (by the owner). */
+ZMM_INLINE void bin_free(struct zmm_bins *b, unsigned bin, struct zmm_slot *s)
+{
+    slot_push(b, bin, s);
+    b->frees[bin]++;
+}
+
 _Noreturn void bin_corrupted(unsigned bin, const void *slot);
 
 /* Pop a block; NULL if the list is empty. */

@@ -174,8 +174,7 @@ static void heap_drain(struct zmm_heap *h)
         struct zmm_chunk *c = chunk_of(s);
         uint32_t m = c->map[page_of(s)];
         if (PG_KIND(m) == PG_SMALL) {
-            slot_push(&h->bins, PG_BIN(m), s);
-            h->bins.frees[PG_BIN(m)]++;
+            bin_free(&h->bins, PG_BIN(m), s);
             h->drained_bytes += bin_size[PG_BIN(m)];
         } else {
             s->check = 0;
