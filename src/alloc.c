@@ -567,27 +567,20 @@ static _Noreturn ZMM_COLD void debug_fault(const char *verb, const void *p, cons
     }
 }
 
-static uint64_t slots_total(const struct zmm_heap *h)
-{
-    uint64_t n = 0;
-    for (unsigned bin = 0; bin < BIN_COUNT; bin++)
-        n += h->bins.slots[bin];
-    return n;
-}
-
 /* ZMM_DEBUG on a block just allocated for N bytes (H held). Only a small block taken from its
  * list is checked for writes after free: pages change hands between runs of other sizes, and
- * a run cut anew (CARVED) has the tails of its other blocks wiped, so that no tag of a past
- * life is taken for this one's. */
-static void debug_new(void *p, size_t n, bool carved, const char *verb)
+ * a run cut anew (CARVED, the run's first block, which is P) has the tails of its other
+ * blocks wiped, so that no tag of a past life is taken for this one's. */
+static void debug_new(void *p, size_t n, const void *carved, const char *verb)
 {
     struct block b;
     classify(p, verb, &b);
-    if (carved)
+    bool fresh = carved == p && b.kind == BLOCK_SMALL;
+    if (fresh)
         for (unsigned i = 1; i < bin_count[PG_BIN(b.map)]; i++)
             debug_wipe((uint8_t *)p + (size_t)i * b.size, b.size);
     struct debug_fault f;
-    debug_born(p, n, b.size, b.kind == BLOCK_SMALL && !carved, &f);
+    debug_born(p, n, b.size, b.kind == BLOCK_SMALL && !fresh, &f);
     if (f.kind != DEBUG_OK)
         debug_fault(verb, p, &f);
 }
@@ -606,7 +599,7 @@ static void *tracked_alloc(size_t align, size_t n)
     }
     uint32_t stack = stacks ? track_capture(heap_self) : DEPOT_NONE;
     struct zmm_heap *h = tracked_enter();
-    uint64_t slots = debug_opts.on ? slots_total(h) : 0;
+    h->bins.carved = NULL;
     void *p = align ? heap_aligned(h, align, n + extra) : heap_malloc(h, n + extra);
     if (p && tracking) {
         /* The free-list link left in the block would make one leak point to the next. */
@@ -614,7 +607,7 @@ static void *tracked_alloc(size_t align, size_t n)
         track_note(h, p, n, stack);
     }
     if (p && debug_opts.on)
-        debug_new(p, n, slots_total(h) != slots, align ? "memalign" : "malloc");
+        debug_new(p, n, h->bins.carved, align ? "memalign" : "malloc");
     spin_unlock(&h->lock);
     return p ? p : enomem();
 }
@@ -886,8 +879,9 @@ void zmm_start(void)
     alloc_ready();
     if (zmm_opt.stats || tracking)
         out_keep_stderr();
-    if (tracking)
-        request_start((int)zmm_opt.request_signal, request_from_signal);
+    /* A variable that names a signal always installs its handler: a boundary with nothing
+     * to report still counts the request. */
+    request_start((int)zmm_opt.request_signal, tracking ? request_from_signal : NULL);
 }
 
 void zmm_exit(void)
@@ -896,9 +890,14 @@ void zmm_exit(void)
         stats_write(out_report_fd(), "at exit");
     if (checked && debug_opts.check_on_exit) {
         struct heap_check c;
-        heap_check(&c);
-        out_warn("ZMM_DEBUG: heap check at exit: %zu heap(s), %zu chunk(s), %zu free block(s), "
-                 "%zu freed by other threads: no fault", c.heaps, c.chunks, c.free_blocks, c.remote_blocks);
+        heap_check(&c);                 /* a fault stops the process with its line */
+        if (zmm_opt.stats) {            /* silent on success, but for the statistics */
+            struct out o;
+            out_open(&o, out_report_fd());
+            out_printf(&o, "zmm: ZMM_DEBUG: heap check at exit: %zu heap(s), %zu chunk(s), %zu free block(s), "
+                           "%zu freed by other threads: no fault\n", c.heaps, c.chunks, c.free_blocks, c.remote_blocks);
+            out_flush(&o);
+        }
     }
     if (!tracking)
         return;

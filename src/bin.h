@@ -19,6 +19,7 @@ struct zmm_bins {
     uint64_t allocs[BIN_COUNT];     /* counted by the owner */
     uint64_t frees[BIN_COUNT];      /* counted by the owner, remote frees when drained */
     uint64_t slots[BIN_COUNT];      /* blocks in the runs this heap holds */
+    void *carved;                   /* the run bin_carve cut last (ZMM_DEBUG clears and reads it) */
 };
 
 ZMM_INLINE uintptr_t slot_check(uintptr_t key, const struct zmm_slot *s, const struct zmm_slot *next)

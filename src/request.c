@@ -36,6 +36,10 @@ static void request_handler(int sig)
     (void)sig;
     int saved = errno;
     uint32_t ended = track_next_request();
+    if (!cross) {                       /* nothing to report or reclaim: the count is all */
+        errno = saved;
+        return;
+    }
     uint32_t slot = atomic_fetch_add(&queued, 1);
     if (slot - atomic_load(&taken) < QUEUE)
         queue[slot % QUEUE] = ended;
@@ -128,12 +132,13 @@ void request_start(int sig, void (*cross_fn)(uint32_t ended, bool at_exit))
         return;
     }
     signo = sig;
-    request_spawn();
+    if (cross)
+        request_spawn();
 }
 
 void request_flush(void)
 {
-    if (!signo)
+    if (!signo || !cross)
         return;
     /* The report the worker is writing is finished first (exit would cut it short, and the
      * reports keep their order), within reason: ten seconds; the rest are reported here. */
@@ -155,6 +160,6 @@ void request_after_fork(void)
 
 void request_ensure_worker(void)
 {
-    if (ZMM_UNLIKELY(signo && !atomic_load_explicit(&worker, memory_order_relaxed)))
+    if (ZMM_UNLIKELY(signo && cross && !atomic_load_explicit(&worker, memory_order_relaxed)))
         request_spawn();
 }

@@ -81,14 +81,25 @@ elif CASE == "realloc":
               "%s: realloc through every size kind keeps contents: %r %r" % (debug, out, err[-300:]))
 elif CASE == "check-on-exit":
     rc, out, err = run(["clean"], "check_on_exit,padding=16,poison_free")
+    check(rc == 0 and not zmm_lines(err) and err == "", "a clean heap passes in silence: %s %r" % (rc, err[-300:]))
+    rc, out, err = run(["clean"], "check_on_exit,padding=16,poison_free", ZMM_STATS="1")
     lines = zmm_lines(err)
     check(rc == 0 and len(lines) == 1 and re.fullmatch(
         r"zmm: ZMM_DEBUG: heap check at exit: \d+ heap\(s\), [1-9]\d* chunk\(s\), \d+ free block\(s\), \d+ freed by other threads: no fault",
-        lines[0]), "a clean heap passes: %s" % lines)
+        lines[0]), "with ZMM_STATS the check says it passed: %s" % lines)
     rc, out, err = run(["corrupt"], "check_on_exit")
     lines = zmm_lines(err)
     check(rc == -signal.SIGABRT and out.strip() == "corrupted" and len(lines) == 1 and
           lines[0].startswith("zmm: corrupted free list (bin "), "a corrupted link stops at exit: %s %s" % (rc, lines))
+elif CASE == "every-size":
+    # Every size 1..9000 live at once, then sizes to 3 MiB, under each mode that keeps a tail
+    # (the run that crashed in debug_wipe), with tracking too, and the heap check at exit.
+    for debug in ("padding=16", "poison_free", "poison_alloc,poison_free,padding=16,check_on_exit", "poison_alloc"):
+        for extra in ({}, {"ZMM_LEAKS": "1"}):
+            rc, out, err = run(["every-size"], debug, **extra)
+            check(rc == 0 and out == "every-size ok\n" and not zmm_lines(err),
+                  "%s%s: every size served, filled and freed: status %s %r %r" %
+                  (debug, " ZMM_LEAKS=1" if extra else "", rc, out, err[-300:]))
 elif CASE == "bad-option":
     for bad in ("padding=99999", "poison_alloc=0x100", "frobnicate", "check_on_exit=1"):
         rc, out, err = run(["overflow", "1"], bad)
@@ -106,7 +117,7 @@ elif CASE == "inject":
         for spec in [str(n) for n in range(1, 41)] + ["%d+" % n for n in (1, 2, 3, 5, 8, 13, 21, 34)]:
             debug = "check_on_exit," + extra.get("ZMM_DEBUG", "")
             env = {k: v for k, v in extra.items() if k != "ZMM_DEBUG"}
-            rc, out, err = run(["inject"], debug.rstrip(","), ZMM_FAIL_MAP=spec, **env)
+            rc, out, err = run(["inject"], debug.rstrip(","), ZMM_FAIL_MAP=spec, ZMM_STATS="1", **env)
             m = re.fullmatch(r"inject: (\d+) failed, bad (\d+)\n", out)
             lines = [l for l in zmm_lines(err) if not l.startswith("zmm: ZMM_DEBUG: heap check at exit: ")
                      and "not enough memory to scan the heap" not in l and "cannot start" not in l]
@@ -134,7 +145,7 @@ elif CASE == "programs":
     for args in programs:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZMM_") and k != "LD_PRELOAD"}
         plain = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
-        env.update(LD_PRELOAD=LIB, ZMM_DEBUG="poison_alloc,poison_free,padding=16,check_on_exit")
+        env.update(LD_PRELOAD=LIB, ZMM_DEBUG="poison_alloc,poison_free,padding=16,check_on_exit", ZMM_STATS="1")
         p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
         lines = zmm_lines(p.stderr)
         check(p.returncode == plain.returncode == 0 and p.stdout == plain.stdout and len(lines) >= 1 and

@@ -9,6 +9,10 @@
  *   clean           allocations of every kind, all freed (no fault; check_on_exit passes)
  *   corrupt         frees two small blocks, then overwrites the free-list link of the last
  *                   one (check_on_exit must stop at exit)
+ *   every-size      malloc(0) twice, freed; every size 1..9000 kept live, each checked for
+ *                   16-byte alignment and filled to malloc_usable_size; all freed; then for
+ *                   sizes up to 3 MiB malloc + fill + free and calloc + zero check + free;
+ *                   prints "every-size ok" (the run that crashed debug_wipe, issue 13)
  *   inject          every kind of allocation, in threads too, where any may fail
  *                   (ZMM_FAIL_MAP): a failure must be NULL with ENOMEM, a success usable;
  *                   prints "inject: F failed, bad B" */
@@ -166,6 +170,36 @@ int main(int argc, char **argv)
         free(b);
         b[0] = (uintptr_t)0x4141414141414141ull;    /* the link of a freed block */
         puts("corrupted");
+    } else if (!strcmp(s, "every-size")) {
+        static unsigned char *live[9001];
+        free(malloc(0));
+        void *z = malloc(0);
+        free(z);
+        int ok = 1;
+        for (size_t n = 1; n <= 9000; n++) {
+            live[n] = malloc(n);
+            ok &= live[n] && !((uintptr_t)live[n] & 15);
+            if (live[n])
+                memset(live[n], (int)n, malloc_usable_size(live[n]));
+        }
+        for (size_t n = 1; n <= 9000; n++) {
+            ok &= !live[n] || (live[n][0] == (unsigned char)n && live[n][n - 1] == (unsigned char)n);
+            free(live[n]);
+        }
+        static const size_t sizes[] = { 24, 200, 3000, 5000, 100000, 3 << 20 };
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+            unsigned char *p = malloc(sizes[i]);
+            ok &= p != NULL;
+            if (p)
+                memset(p, 0x5a, sizes[i]);
+            free(p);
+            p = calloc(1, sizes[i]);
+            ok &= p != NULL;
+            for (size_t k = 0; p && k < sizes[i]; k++)
+                ok &= p[k] == 0;
+            free(p);
+        }
+        printf("every-size %s\n", ok ? "ok" : "WRONG");
     } else if (!strcmp(s, "inject")) {
         for (int round = 0; round < 3; round++) {
             inject_round(NULL);

@@ -7,8 +7,8 @@ cases:
   reclaim   150 requests leaking 2 MiB every other one: with ZMM_REQUEST_RECLAIM=1 RSS stays
             under 40 MiB and the cache is intact; without it RSS passes 140 MiB.
   signal    the same 6 requests, each ended by SIGUSR2 (ZMM_REQUEST_SIGNAL=USR2): the same
-            reports, written by zmm's request thread; and reclaim by signal without ZMM_LEAKS
-            (nothing printed, RSS flat).
+            reports, written by zmm's request thread; reclaim by signal without ZMM_LEAKS
+            (nothing printed, RSS flat); and the signal alone, which only counts requests.
   handler   the program installs its own SIGUSR2 handler after start-up and keeps it: zmm
             says so once.
   retained  the 6 requests with ZMM_REQUEST_RETAINED=1: every request's report also lists the
@@ -89,6 +89,11 @@ elif CASE == "signal":
     m = re.search(r"requests (\d+), cache (\d+)/(\d+) intact, rss (\d+) MiB", out)
     check(m and m.group(2) == m.group(3) == "16" and int(m.group(4)) < 40, "reclaim by signal, no ZMM_LEAKS: %s" % out.strip())
     check(err == "", "reclaim by signal, no ZMM_LEAKS: nothing printed: %r" % err[:300])
+    # The signal alone (nothing tracked, nothing reclaimed): every signal is a boundary that
+    # only counts; the process must not die of it (issue 13).
+    out, err = run([LOOP, "6", "signal"], ZMM_LEAKS="0", ZMM_REQUEST_SIGNAL="USR2")
+    check("zmm ended request 7" in out and err == "",
+          "ZMM_REQUEST_SIGNAL alone: 6 signals counted, then the API ends request 7: %r %r" % (out.strip(), err[:300]))
 elif CASE == "handler":
     script = ("import os, signal, time\n"
               "signal.signal(signal.SIGUSR2, lambda *a: None)\n"

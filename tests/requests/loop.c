@@ -2,7 +2,8 @@
  * with handle's frame); every request puts a string in a cache that must survive reclaim.
  * After each request it calls zmm_request_end (found with dlsym, so that it runs without zmm),
  * or with "signal", sends itself SIGUSR2 (ZMM_REQUEST_SIGNAL=USR2) and waits a little for zmm's
- * request thread. Prints the cache check and its RSS at the end.
+ * request thread. Prints the cache check and its RSS at the end (and with "signal", the
+ * number of the request zmm_request_end ends then: one more than the signals sent).
  * With "grow" instead (ZMM_REQUEST_LIMIT), each of REQUESTS requests takes 1 MiB blocks until
  * malloc fails, frees half of them, takes more until it fails again, and keeps the rest: prints
  * per request how many it got each time and errno.
@@ -23,7 +24,7 @@ static char *volatile sink;
 __attribute__((noinline)) static void handle(unsigned request)
 {
     char *block = malloc((size_t)2 << 20); /* @leak */
-    memset(block, 'x', 4096);
+    memset(block, 'x', (size_t)2 << 20);  /* resident whatever the THP setting */
     sink = block;
     if (request % 2)
         free(block);
@@ -100,5 +101,7 @@ int main(int argc, char **argv)
     fclose(f);
     printf("requests %u, cache %u/%u intact, rss %ld MiB\n", current - 1, intact,
            requests < CACHE ? requests : CACHE, rss * 4096 >> 20);
+    if (by_signal && request_end)       /* zmm's count of the boundaries the signals made */
+        printf("zmm ended request %u\n", request_end() - 1);
     return 0;
 }
