@@ -6,6 +6,8 @@
 #     bound `malloc' and `free' to LIB;
 #   - no object in any process bound a member of the malloc family to anything but LIB or a main
 #     program (a canonical PLT entry of a non-PIE executable), e.g. to libc: a second heap.
+# allow (optional, newline-terminated "OBJECT SYMBOL" lines, OBJECT a basename) lists bindings
+# that are not a second heap, such as a dlsym(handle, "malloc") a program makes on purpose.
 # Prints one line per PROG and per offending binding; exit status 0 proven, 3 not proven.
 # Shared by compare.sh (programs suite) and tests/modes/run.py (modes suite).
 BEGIN {
@@ -14,22 +16,38 @@ BEGIN {
 	      "malloc_usable_size __libc_malloc __libc_free __libc_calloc __libc_realloc " \
 	      "__libc_memalign __libc_valloc __libc_pvalloc", f, " ")
 	for (i in f) family[f[i]] = 1
+	nallow = split(allow, al, "\n") - 1
+	for (i = 1; i <= nallow; i++)
+		allowed[al[i]] = 1
 }
 FNR == 1 { procs++ }
-/transferring control: / {
-	prog = $0
-	sub(/^.*transferring control: /, "", prog)
-	main[FILENAME, prog] = 1
-	for (i = 1; i <= nwant; i++)
-		if (prog == want[i] || substr(prog, length(prog) - length(want[i])) == "/" want[i])
-			ran[i, FILENAME] = 1
-	next
+# ld.so writes a binding line in two writes (the text, then " [VERSION]" and the newline), so the
+# lines of two threads of one process can run into each other: each "PID:<tab>" that does not
+# start the line starts another record.
+{
+	rest = $0
+	while (match(substr(rest, 2), / *[0-9]+:\t/)) {
+		record(substr(rest, 1, RSTART))
+		rest = substr(rest, RSTART + 1)
+	}
+	record(rest)
 }
-/binding file / && / symbol `/ {
-	line = $0
+function record(line,    prog, i, src, dst, sym, base) {
+	if (line ~ /transferring control: /) {
+		prog = line
+		sub(/^.*transferring control: /, "", prog)
+		sub(/[ \t]+$/, "", prog)
+		main[FILENAME, prog] = 1
+		for (i = 1; i <= nwant; i++)
+			if (prog == want[i] || substr(prog, length(prog) - length(want[i])) == "/" want[i])
+				ran[i, FILENAME] = 1
+		return
+	}
+	if (line !~ /binding file / || line !~ / symbol `/)
+		return
 	sub(/^[^:]*:[ \t]*binding file /, "", line)
 	if (!match(line, / \[[0-9]+\] to /))
-		next
+		return
 	src = substr(line, 1, RSTART - 1)
 	dst = substr(line, RSTART + RLENGTH)
 	sym = dst
@@ -37,11 +55,15 @@ FNR == 1 { procs++ }
 	sub(/^.* symbol `/, "", sym)
 	sub(/'.*$/, "", sym)
 	if (!(sym in family) || src == lib)
-		next
+		return
+	base = src
+	sub(/^.*\//, "", base)
+	if ((base " " sym) in allowed)
+		return
 	if (dst == lib) {
 		if (sym == "malloc" || sym == "free")
 			tolib[FILENAME, sym] = 1
-		next
+		return
 	}
 	n++
 	bfile[n] = FILENAME; bsrc[n] = src; bdst[n] = dst; bsym[n] = sym
