@@ -342,7 +342,7 @@ static void collect(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
     unsigned kind = !(st & REC_REACHED) ? (st & REC_INDIRECT ? SCAN_INDIRECT : SCAN_DIRECT)
                   : s->opts->reachable ? SCAN_REACHABLE : 0;
     struct scan_result *out = s->out;
-    if (kind && out->count < s->live)
+    if (kind && out->items && out->count < s->live)     /* no items: no memory, marks cleared */
         out->items[out->count++] = (struct scan_item){ r->stack, kind, size, start };
 }
 
