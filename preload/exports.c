@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "alloc.h"
+#include "fd.h"
 #include "zmm.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -53,6 +54,8 @@ EXPORT void *__libc_pvalloc(size_t n) { return zmm_pvalloc(n); }
 
 /* PHP opens extensions with RTLD_DEEPBIND, which would bind their malloc to libc's. */
 EXPORT void *dlopen(const char *file, int mode) { return zmm_dlopen(file, mode); }
+/* libunwind makes a pipe on its first unwind, at the lowest free numbers: zmm moves it up. */
+EXPORT int pipe2(int fds[2], int flags) { return fd_pipe2(fds, flags); }
 
 EXPORT const char *zmm_version(void) { return zmm_engine_version(); }
 EXPORT size_t zmm_memory_usage(void) { return zmm_usage_bytes(); }

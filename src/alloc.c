@@ -569,13 +569,14 @@ static _Noreturn ZMM_COLD void debug_fault(const char *verb, const void *p, cons
 
 /* ZMM_DEBUG on a block just allocated for N bytes (H held). Only a small block taken from its
  * list is checked for writes after free: pages change hands between runs of other sizes, and
- * a run cut anew (CARVED, the run's first block, which is P) has the tails of its other
- * blocks wiped, so that no tag of a past life is taken for this one's. */
-static void debug_new(void *p, size_t n, const void *carved, const char *verb)
+ * a run cut anew (CARVED: the call cut a run, whose first block it returns, P) has the tails
+ * of its other blocks wiped, so that no tag of a past life is taken for this one's. */
+static void debug_new(void *p, size_t n, bool carved, const char *verb)
 {
     struct block b;
     classify(p, verb, &b);
-    bool fresh = carved == p && b.kind == BLOCK_SMALL;
+    bool fresh = carved && b.kind == BLOCK_SMALL && PG_N(b.map) == 0 &&
+                 ((uintptr_t)p & (PAGE_SIZE - 1)) == 0;     /* P starts its run */
     if (fresh)
         for (unsigned i = 1; i < bin_count[PG_BIN(b.map)]; i++)
             debug_wipe((uint8_t *)p + (size_t)i * b.size, b.size);
@@ -599,7 +600,7 @@ static void *tracked_alloc(size_t align, size_t n)
     }
     uint32_t stack = stacks ? track_capture(heap_self) : DEPOT_NONE;
     struct zmm_heap *h = tracked_enter();
-    h->bins.carved = NULL;
+    uint64_t carved = h->bins.carved;
     void *p = align ? heap_aligned(h, align, n + extra) : heap_malloc(h, n + extra);
     if (p && tracking) {
         /* The free-list link left in the block would make one leak point to the next. */
@@ -607,7 +608,7 @@ static void *tracked_alloc(size_t align, size_t n)
         track_note(h, p, n, stack);
     }
     if (p && debug_opts.on)
-        debug_new(p, n, h->bins.carved, align ? "memalign" : "malloc");
+        debug_new(p, n, h->bins.carved != carved, align ? "memalign" : "malloc");
     spin_unlock(&h->lock);
     return p ? p : enomem();
 }

@@ -23,7 +23,7 @@ void *bin_carve(struct zmm_bins *b, unsigned bin, void *run)
         slot_push(b, bin, (struct zmm_slot *)(base + i * size));
     b->slots[bin] += bin_count[bin];
     b->allocs[bin]++;
-    b->carved = base;
+    b->carved++;
     return base;
 }
 

@@ -19,7 +19,8 @@ struct zmm_bins {
     uint64_t allocs[BIN_COUNT];     /* counted by the owner */
     uint64_t frees[BIN_COUNT];      /* counted by the owner, remote frees when drained */
     uint64_t slots[BIN_COUNT];      /* blocks in the runs this heap holds */
-    void *carved;                   /* the run bin_carve cut last (ZMM_DEBUG clears and reads it) */
+    uint64_t carved;                /* runs bin_carve has cut (a count: a pointer here would be
+                                       a root that keeps a leaked block reachable) */
 };
 
 ZMM_INLINE uintptr_t slot_check(uintptr_t key, const struct zmm_slot *s, const struct zmm_slot *next)
@@ -63,7 +64,7 @@ ZMM_INLINE void *bin_pop(struct zmm_bins *b, unsigned bin)
     return s;
 }
 
-/* Make a run of BIN at RUN (pages already taken) and return its first block. */
+/* Make a run of BIN at RUN (pages already taken) and return its first block; counted. */
 void *bin_carve(struct zmm_bins *b, unsigned bin, void *run);
 /* Zend's gc: give back every run all of whose blocks are on the list. Returns bytes freed. */
 size_t bin_sweep(struct zmm_bins *b);

@@ -407,10 +407,12 @@ static struct zmm_heap *heap_adopt(void)
     return h;
 }
 
-/* Where exited threads' stacks were, so that the scanner does not take the stale values on
- * a cached (dead) thread stack for roots. A ring: the oldest are forgotten. */
+/* Where exited threads' stacks and thread descriptors were, so that the scanner does not take
+ * the stale values on a cached (dead) thread stack for roots, but still reads the descriptor
+ * above it (glibc keeps the thread's DTV and its return value there until the stack is reused
+ * or freed). A ring: the oldest are forgotten. */
 #define DEAD_STACKS 1024
-static uintptr_t dead_sp[DEAD_STACKS];
+static uintptr_t dead_sp[DEAD_STACKS], dead_tp[DEAD_STACKS];
 static size_t dead_next;
 
 static void heap_thread_exit(void *arg)
@@ -421,15 +423,17 @@ static void heap_thread_exit(void *arg)
     thread_exited = true;
     if (!fast_paths) {
         spin_lock(&heaps_lock);
-        dead_sp[dead_next++ % DEAD_STACKS] = (uintptr_t)__builtin_frame_address(0);
+        dead_sp[dead_next % DEAD_STACKS] = (uintptr_t)__builtin_frame_address(0);
+        dead_tp[dead_next++ % DEAD_STACKS] = (uintptr_t)pthread_self();
         spin_unlock(&heaps_lock);
     }
     heap_abandon(h);
 }
 
-size_t heap_dead_stacks(const uintptr_t **sps)
+size_t heap_dead_stacks(const uintptr_t **sps, const uintptr_t **tps)
 {
     *sps = dead_sp;
+    *tps = dead_tp;
     return dead_next < DEAD_STACKS ? dead_next : DEAD_STACKS;
 }
 

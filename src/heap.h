@@ -60,8 +60,9 @@ void heap_unlock_orphan(void);
 /* Tracked mode: the scanner holds every heap (and the heap list) while it reads them. */
 void heap_lock_all(void);
 void heap_unlock_all(void);
-/* Thread exits seen so far in tracked mode: the stack pointer of each (see heap.c). */
-size_t heap_dead_stacks(const uintptr_t **sps);
+/* Thread exits seen so far in tracked mode: the stack pointer and thread pointer (glibc's
+ * thread descriptor) of each (see heap.c). */
+size_t heap_dead_stacks(const uintptr_t **sps, const uintptr_t **tps);
 
 /* Slow paths of the owner. */
 void *heap_alloc_small(struct zmm_heap *h, unsigned bin);

@@ -6,6 +6,7 @@
  * ZMM_FAIL_MAP (fault injection, for tests) makes the Nth mapping fail, or every one from the
  * Nth on, as the kernel would with ENOMEM; mappings are counted in the order they are asked. */
 #include "os.h"
+#include "fd.h"
 #include "options.h"
 #include "out.h"
 #include "sys.h"
@@ -18,7 +19,7 @@
 
 static unsigned mem_type = MEM_MMAP_ANON;   /* enum mem_type of options.h */
 static bool huge_pages;
-static int zero_fd = -1;
+static struct fd_mark zero = { .fd = -1 };     /* /dev/zero, for MEM_MMAP_ZERO */
 static unsigned long fail_at;              /* ZMM_FAIL_MAP's N, 0 for none */
 static bool fail_after;                    /* "N+": N and every later one */
 static atomic_ulong maps;                  /* mappings asked for so far */
@@ -59,8 +60,8 @@ void os_configure(unsigned type, bool thp, const char *fail_map)
     mem_type = type;
     huge_pages = thp;
     if (mem_type == MEM_MMAP_ZERO) {
-        zero_fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
-        if (zero_fd < 0)
+        fd_mark(&zero, fd_move(open("/dev/zero", O_RDWR | O_CLOEXEC)));
+        if (zero.fd < 0)
             mem_type = MEM_MMAP_ANON;
     }
 }
@@ -70,8 +71,10 @@ static void *os_mmap(void *hint, size_t size)
     if (os_injected())
         return NULL;
     void *p;
-    if (mem_type == MEM_MMAP_ZERO)
-        p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, zero_fd, 0);
+    if (mem_type == MEM_MMAP_ZERO && ZMM_UNLIKELY(!fd_valid(&zero)))   /* the program closed it */
+        fd_mark(&zero, fd_move(open("/dev/zero", O_RDWR | O_CLOEXEC)));
+    if (mem_type == MEM_MMAP_ZERO && zero.fd >= 0)
+        p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, zero.fd, 0);
     else
         p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;

@@ -1,8 +1,10 @@
 /* out.c: the only writer of text. Everything goes through a fixed buffer on the caller's
  * stack and write(2): no stdio, no allocation, so it is safe inside malloc, at exit and
- * after the program closed stderr (reports use a copy of fd 2 taken at start-up).
+ * after the program closed stderr (reports use a copy of fd 2 taken at start-up, kept high by
+ * fd.c and written to only while it is still that file; else fd 2 as it is then).
  * Writes are retried on EINTR and partial writes; errno is left as it was. */
 #include "out.h"
+#include "fd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int report_fd = -1;
+static struct fd_mark report_copy = { .fd = -1 };
 
 void out_open(struct out *o, int fd)
 {
@@ -169,13 +171,13 @@ size_t out_format(char *buf, size_t size, const char *fmt, ...)
 
 void out_keep_stderr(void)
 {
-    if (report_fd < 0)
-        report_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (report_copy.fd < 0)
+        fd_mark(&report_copy, fd_move(fcntl(2, F_DUPFD_CLOEXEC, 0)));
 }
 
 int out_report_fd(void)
 {
-    return report_fd >= 0 ? report_fd : 2;
+    return fd_valid(&report_copy) ? report_copy.fd : 2;
 }
 
 static void out_line(const char *fmt, va_list ap)

@@ -23,7 +23,8 @@ void out_vprintf(struct out *o, const char *fmt, va_list ap);
  * - 1 characters); returns the length. */
 size_t out_format(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* The fd reports go to: a copy of stderr taken at start-up (programs close fd 2 at exit). */
+/* The fd reports go to: the copy of stderr taken at start-up (programs close fd 2 at exit)
+ * while it is still that file, else fd 2. */
 int out_report_fd(void);
 void out_keep_stderr(void);
 

@@ -166,8 +166,9 @@ static void text_report(struct out *o, const struct report_opts *ro, const struc
 {
     const char *const *kinds = ro->retained ? kind_text_retained : kind_text;
     bool leaked = t->blocks[SCAN_DIRECT] + t->blocks[SCAN_INDIRECT] > 0;
-    out_printf(o, "==%d==zmm: %s (%s)\n\n", (int)getpid(), leaked ? "detected memory leaks" : "memory retained",
-               ro->when);
+    bool kept = t->blocks[SCAN_REACHABLE] > 0;
+    out_printf(o, "==%d==zmm: %s (%s)\n\n", (int)getpid(),
+               leaked ? "detected memory leaks" : kept ? "memory retained" : "no leaks found", ro->when);
     for (size_t i = 0; i < n; i++) {
         const struct group *g = &groups[i];
         if (g->suppressed >= 0)
@@ -190,6 +191,10 @@ static void text_report(struct out *o, const struct report_opts *ro, const struc
     }
     uint64_t bytes = t->bytes[SCAN_DIRECT] + t->bytes[SCAN_INDIRECT];
     uint64_t blocks = t->blocks[SCAN_DIRECT] + t->blocks[SCAN_INDIRECT];
+    uint64_t untracked = atomic_load_explicit(&track_untracked, memory_order_relaxed);
+    if (untracked)
+        out_printf(o, "zmm: %lu block(s) were served without a record (out of memory): their leaks are "
+                      "not in this report.\n", (unsigned long)untracked);
     out_printf(o, "SUMMARY: zmm: %lu byte(s) leaked in %lu allocation(s).\n", (unsigned long)bytes,
                (unsigned long)blocks);
     if (ro->retained)
@@ -264,11 +269,12 @@ static void json_report(struct out *o, const struct report_opts *ro, const struc
     }
     out_printf(o, "], \"summary\": {\"direct_bytes\": %lu, \"direct_blocks\": %lu, \"indirect_bytes\": %lu, "
                   "\"indirect_blocks\": %lu, \"reachable_bytes\": %lu, \"reachable_blocks\": %lu, "
-                  "\"suppressed_bytes\": %lu, \"suppressed_blocks\": %lu}}\n",
+                  "\"suppressed_bytes\": %lu, \"suppressed_blocks\": %lu, \"untracked_blocks\": %lu}}\n",
                (unsigned long)t->bytes[SCAN_DIRECT], (unsigned long)t->blocks[SCAN_DIRECT],
                (unsigned long)t->bytes[SCAN_INDIRECT], (unsigned long)t->blocks[SCAN_INDIRECT],
                (unsigned long)t->bytes[SCAN_REACHABLE], (unsigned long)t->blocks[SCAN_REACHABLE],
-               (unsigned long)t->suppressed_bytes, (unsigned long)t->suppressed_blocks);
+               (unsigned long)t->suppressed_bytes, (unsigned long)t->suppressed_blocks,
+               (unsigned long)atomic_load_explicit(&track_untracked, memory_order_relaxed));
 }
 
 /* ---- where reports go -------------------------------------------------------------- */
@@ -354,7 +360,8 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         leaked = t.blocks[SCAN_DIRECT] + t.blocks[SCAN_INDIRECT] > 0;
         bool json = zmm_opt.report_format == FORMAT_JSON;
         bool kept = ro->retained && t.blocks[SCAN_REACHABLE] > 0;
-        if (leaked || kept || (json && ro->at_exit)) {      /* a clean request is quiet */
+        bool blind = ro->at_exit && atomic_load_explicit(&track_untracked, memory_order_relaxed);
+        if (leaked || kept || blind || (json && ro->at_exit)) {     /* a clean request is quiet */
             struct out o;
             out_open(&o, report_open());
             if (json)

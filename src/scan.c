@@ -179,7 +179,8 @@ static uintptr_t exit_caller(const struct mapping *m, uintptr_t sp, uintptr_t fa
 
 /* The part of mapping M that holds roots: a live stack from its lowest stack pointer up, the
  * exiting thread's stack not at all (but its thread block, when it is there), a dead thread's
- * stack not at all. */
+ * stack not at all but its thread descriptor (glibc keeps the thread's DTV and its return
+ * value there until the stack is reused or freed). */
 static void mark_mapping(struct scan *s, const struct mapping *m, const struct mapping *prev)
 {
     uintptr_t lo = m->lo;
@@ -202,11 +203,13 @@ static void mark_mapping(struct scan *s, const struct mapping *m, const struct m
         live_stack = true;
     }
     if (!live_stack && prev && prev->hi == m->lo && !strcmp(prev->perms, "---p")) {
-        const uintptr_t *dead;
-        size_t n = heap_dead_stacks(&dead);
+        const uintptr_t *dead, *dead_tp;
+        size_t n = heap_dead_stacks(&dead, &dead_tp);
         for (size_t i = 0; i < n; i++)
-            if (contains(m, dead[i]))
-                return;
+            if (contains(m, dead[i])) {
+                lo = contains(m, dead_tp[i]) ? dead_tp[i] : m->hi;
+                break;
+            }
     }
     mark_root(s, lo, m->hi, 0);
 }
@@ -251,7 +254,18 @@ static uintptr_t parse_hex(const char **p)
     }
 }
 
-/* One line of maps: "lo-hi perms offset dev inode   path". */
+/* Does [P, END) hold the text WORD (of LEN bytes)? */
+static bool line_has(const char *p, const char *end, const char *word, size_t len)
+{
+    for (; p + len <= end; p++)
+        if (!memcmp(p, word, len))
+            return true;
+    return false;
+}
+
+/* One line of maps: "lo-hi perms offset dev inode   path". Everything is looked for within the
+ * line (the buffer holds tens of thousands of lines: a search to its end per line would make
+ * the scan quadratic). */
 static const char *parse_mapping(const char *p, struct mapping *m)
 {
     m->lo = parse_hex(&p);
@@ -261,15 +275,15 @@ static const char *parse_mapping(const char *p, struct mapping *m)
     while (*p == ' ')
         p++;
     for (int i = 0; i < 4; i++)
-        m->perms[i] = *p ? *p++ : '-';
+        m->perms[i] = *p && *p != '\n' ? *p++ : '-';
     m->perms[4] = '\0';
     const char *eol = strchr(p, '\n');
-    const char *path = strchr(p, '/');
-    m->named_device = path && (!eol || path < eol) && !strncmp(path, "/dev/", 5) &&
-                      strncmp(path, "/dev/zero", 9);
-    const char *heap = strstr(p, "[heap]");
-    m->brk_heap = heap && (!eol || heap < eol);
-    return eol ? eol + 1 : p + strlen(p);
+    const char *end = eol ? eol : p + strlen(p);
+    const char *path = memchr(p, '/', (size_t)(end - p));
+    m->named_device = path && end - path >= 5 && !memcmp(path, "/dev/", 5) &&
+                      !(end - path >= 9 && !memcmp(path, "/dev/zero", 9));
+    m->brk_heap = line_has(p, end, "[heap]", 6);
+    return eol ? eol + 1 : end;
 }
 
 static void mark_roots(struct scan *s, const char *maps)
@@ -342,7 +356,7 @@ static void collect(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
     unsigned kind = !(st & REC_REACHED) ? (st & REC_INDIRECT ? SCAN_INDIRECT : SCAN_DIRECT)
                   : s->opts->reachable ? SCAN_REACHABLE : 0;
     struct scan_result *out = s->out;
-    if (kind && out->count < s->live)
+    if (kind && out->items && out->count < s->live)     /* no items: no memory, marks cleared */
         out->items[out->count++] = (struct scan_item){ r->stack, kind, size, start };
 }
 

@@ -3,8 +3,10 @@
  * RTLD_LOCAL on the first capture, so its backtrace and _Unwind_* symbols never interpose on
  * the program's; without it, glibc's backtrace. Frames inside libzmm are cut off: a stack
  * starts at the function that called malloc. The caller holds the re-entry guard (loading
- * and unwinding may allocate). */
+ * and unwinding may allocate). The pipe libunwind opens to check addresses is zmm's: fd.c
+ * moves it up, out of the program's way. */
 #include "stack.h"
+#include "fd.h"
 #include "sys.h"
 
 #include <dlfcn.h>
@@ -176,7 +178,9 @@ unsigned stack_capture(uintptr_t *pcs, unsigned depth, uintptr_t *slots, uintptr
     if (!atomic_load_explicit(&loaded, memory_order_acquire))
         stack_load();
     void *buf[STACK_CAPTURE_MAX + STACK_SKIP_MAX];
+    fd_claim(true);                     /* libunwind's pipe (made on its first use) goes up */
     int n = unwind(buf, (int)(depth + STACK_SKIP_MAX));
+    fd_claim(false);
     int first = 0;
     while (first < n && in_range(&self_text, (uintptr_t)buf[first]))
         first++;

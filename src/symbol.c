@@ -6,8 +6,12 @@
  * so each request's report does not read the same debug information again. Without libdw
  * the function is the exported symbol dladdr finds, if any. Every string is bounded and NUL-terminated.
  * libdw and __cxa_demangle allocate with malloc; this file never does, and gives their
- * results back with free(). The caller serialises sessions and lookups. */
+ * results back with free(). The caller serialises sessions and lookups. The files libdw
+ * keeps open between sessions are zmm's descriptors: moved up by fd.c when libdw's finders
+ * open them, and checked at each session; if the program has closed one, the old view is
+ * dropped unread (ending it would close numbers that are now the program's). */
 #include "symbol.h"
+#include "fd.h"
 #include "sys.h"
 
 #include <dlfcn.h>
@@ -154,6 +158,33 @@ static struct {
 
 static Dwfl_Callbacks dw_callbacks;   /* must outlive the session's Dwfl */
 static Dwfl *dw_session;
+#define DW_FILES 256
+static struct fd_mark dw_files[DW_FILES];  /* the descriptors the session's finders opened */
+static unsigned dw_file_count;
+
+/* A descriptor a finder opened for the session: moved up and remembered. */
+static int dw_keep(int fd)
+{
+    fd = fd_move(fd);
+    if (fd >= 0 && dw_file_count < DW_FILES)
+        fd_mark(&dw_files[dw_file_count++], fd);
+    return fd;
+}
+
+/* Are all of the session's descriptors still the files libdw opened? */
+static bool dw_files_valid(void)
+{
+    for (unsigned i = 0; i < dw_file_count; i++)
+        if (!fd_valid(&dw_files[i]))
+            return false;
+    return true;
+}
+
+static int dw_find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                       char **file_name, Elf **elfp)
+{
+    return dw_keep(dw.proc_find_elf(mod, userdata, modname, base, file_name, elfp));
+}
 static unsigned long long dw_generation;   /* the loader's, when the session was reported */
 
 static int generation_visit(struct dl_phdr_info *info, size_t size, void *arg)
@@ -188,9 +219,9 @@ static int dw_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modn
 {
     const char *urls = getenv("DEBUGINFOD_URLS");
     if (urls && urls[0])
-        return dw.build_id_find_debuginfo(mod, userdata, modname, base, file, debuglink, crc,
-                                          debuginfo_file);
-    return dw.find_debuginfo(mod, userdata, modname, base, file, debuglink, crc, debuginfo_file);
+        return dw_keep(dw.build_id_find_debuginfo(mod, userdata, modname, base, file, debuglink, crc,
+                                                  debuginfo_file));
+    return dw_keep(dw.find_debuginfo(mod, userdata, modname, base, file, debuglink, crc, debuginfo_file));
 }
 
 /* Once per process: libdw stays loaded, its functions are looked up once. */
@@ -230,7 +261,7 @@ static bool dw_load(void)
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         dw.loaded &= dw_sym(lib, fns[i].name, fns[i].slot);
     if (dw.loaded) {
-        dw_callbacks.find_elf = dw.proc_find_elf;
+        dw_callbacks.find_elf = dw_find_elf;
         dw_callbacks.find_debuginfo = dw_find_debuginfo;
     }
     return dw.loaded;
@@ -269,6 +300,19 @@ static void dw_close(void)
     if (dw_session)
         dw.end(dw_session);
     dw_session = NULL;
+    dw_file_count = 0;
+}
+
+/* The program closed a descriptor of the session's (and may have opened its own under the
+ * number): the session is dropped without dwfl_end, which would close it, and its memory
+ * is left to the system allocator. */
+static bool dw_stale(void)
+{
+    if (!dw_session || dw_files_valid())
+        return false;
+    dw_session = NULL;
+    dw_file_count = 0;
+    return true;
 }
 
 static bool is_mangled(const char *name)
@@ -432,6 +476,7 @@ static bool dw_active(void) { return dw_session != NULL; }
 #else
 static bool dw_open(void) { return false; }
 static void dw_close(void) {}
+static bool dw_stale(void) { return false; }
 static bool dw_refresh(void) { return false; }
 static void dw_describe(uintptr_t pc, struct symbol *s) { (void)pc; (void)s; }
 static bool dw_active(void) { return false; }
@@ -445,6 +490,7 @@ static bool session;
  * debug information the previous ones have not (objects loaded since are reported again). */
 void symbol_begin(void)
 {
+    dw_stale();
     if (dw_active())
         dw_refresh();
     else

@@ -19,6 +19,7 @@
 
 bool track_on;
 _Atomic uint32_t track_request = 1;
+_Atomic uint64_t track_untracked;
 _Atomic size_t track_request_bytes;
 static bool track_count;
 __thread bool track_guard __attribute__((tls_model("initial-exec")));
@@ -179,10 +180,11 @@ static struct zmm_rec *pool_take(struct zmm_heap *h, unsigned cls)
         return a;
     }
     if ((size_t)(pool->end - pool->cur) < bytes) {
-        pool->cur = os_map_meta(POOL_BLOCK);
-        if (!pool->cur)
-            return NULL;
-        pool->end = pool->cur + POOL_BLOCK;
+        uint8_t *fresh = os_map_meta(POOL_BLOCK);
+        if (!fresh)
+            return NULL;                /* cur and end stay as they were: no room, still */
+        pool->cur = fresh;
+        pool->end = fresh + POOL_BLOCK;
     }
     a = (struct zmm_rec *)pool->cur;
     pool->cur += bytes;
@@ -243,29 +245,42 @@ ZMM_INLINE struct slot_recs *chunk_recs(struct zmm_chunk *c, bool create)
 
 /* ---- records ----------------------------------------------------------------------- */
 
+/* No memory for block P's record: it is served all the same, and counted (the report says
+ * how many blocks it could not see). */
+static ZMM_COLD void untracked(void)
+{
+    atomic_fetch_add_explicit(&track_untracked, 1, memory_order_relaxed);
+}
+
 void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
 {
     uintptr_t a = (uintptr_t)p;
     struct zmm_rec *r;
     if (ZMM_UNLIKELY(!(a & CHUNK_MASK))) {     /* a chunk's blocks start past its header */
         struct slot_recs *sr = slot_recs(a, true);
-        if (!sr)
+        if (!sr) {
+            untracked();
             return;
+        }
         sr->huge_size = n;
         r = &sr->huge;
     } else {
         struct zmm_chunk *c = chunk_of(p);
         struct slot_recs *sr = chunk_recs(c, true);
         struct run_pos pos;
-        if (!sr || !run_pos(c, a, &pos))
+        if (!sr || !run_pos(c, a, &pos)) {
+            untracked();
             return;
+        }
         if (ZMM_UNLIKELY(sr->cls[pos.first] != pos.cls)) {
             if (sr->run[pos.first])
                 pool_give(h, sr->cls[pos.first], sr->run[pos.first]);
             sr->cls[pos.first] = 0;
             sr->run[pos.first] = pool_take(h, pos.cls);
-            if (!sr->run[pos.first])
+            if (!sr->run[pos.first]) {
+                untracked();
                 return;
+            }
             sr->cls[pos.first] = (uint8_t)pos.cls;
         }
         r = &sr->run[pos.first][pos.index];

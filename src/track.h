@@ -25,6 +25,7 @@ enum {
 
 extern bool track_on;
 extern _Atomic uint32_t track_request;       /* the current request */
+extern _Atomic uint64_t track_untracked;     /* blocks served without a record (no memory) */
 extern _Atomic size_t track_request_bytes;   /* with track_enable's COUNT: bytes born in the
                                                 current request and still live */
 extern __thread bool track_guard __attribute__((tls_model("initial-exec")));

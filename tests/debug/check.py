@@ -109,16 +109,25 @@ elif CASE == "bad-option":
 elif CASE == "inject":
     # Every mapping zmm asks for fails in turn (N), or from the Nth on (N+), in plain, debug and
     # tracked mode: each failure is NULL or ENOMEM, no crash, the heap check passes at exit.
+    # And the faults must really be injected. The program ends by holding HOLD huge blocks at
+    # once, each on a mapping of its own, so it asks for more than 40 mappings whatever came
+    # before:
+    # - N+ (N <= 40): at most N - 1 mappings succeed, and a held block only lives on one of
+    #   them, so at least HOLD - (N - 1) held blocks must fail (with ENOMEM);
+    # - N: one mapping fails, so at most one held block does; mappings 1..40 are all asked
+    #   for, and most are a block's own (a held block asks for its mapping, at most a registry
+    #   leaf and a record table besides, and start-up and the rounds before it for about 20),
+    #   so at least a quarter of the 40 single specs must make a call fail.
     modes = {"plain": {}, "debug": {"ZMM_DEBUG": "padding=16,poison_free"},
              "tracked": {"ZMM_LEAKS": "1", "ZMM_REPORT_FORMAT": "json"}}
-    counts = {}
+    singles = [str(n) for n in range(1, 41)]
     for mode, extra in modes.items():
-        injected = survived = 0
-        for spec in [str(n) for n in range(1, 41)] + ["%d+" % n for n in (1, 2, 3, 5, 8, 13, 21, 34)]:
+        injected = survived = single_failing = 0
+        for spec in singles + ["%d+" % n for n in (1, 2, 3, 5, 8, 13, 21, 34)]:
             debug = "check_on_exit," + extra.get("ZMM_DEBUG", "")
             env = {k: v for k, v in extra.items() if k != "ZMM_DEBUG"}
             rc, out, err = run(["inject"], debug.rstrip(","), ZMM_FAIL_MAP=spec, ZMM_STATS="1", **env)
-            m = re.fullmatch(r"inject: (\d+) failed, bad (\d+)\n", out)
+            m = re.fullmatch(r"inject: (\d+) failed, bad (\d+), held (\d+) failed of (\d+)\n", out)
             lines = [l for l in zmm_lines(err) if not l.startswith("zmm: ZMM_DEBUG: heap check at exit: ")
                      and "not enough memory to scan the heap" not in l and "cannot start" not in l]
             checked = any(l.startswith("zmm: ZMM_DEBUG: heap check at exit: ") and l.endswith("no fault")
@@ -128,10 +137,24 @@ elif CASE == "inject":
             survived += bool(ok)
             if not ok:
                 check(False, "%s, ZMM_FAIL_MAP=%s: status %s, %r, %s" % (mode, spec, rc, out, lines or err[-300:]))
-        counts[mode] = (survived, injected)
+                continue
+            failed, held_failed, hold = int(m.group(1)), int(m.group(3)), int(m.group(4))
+            if spec.endswith("+"):
+                n = int(spec[:-1])
+                check(held_failed >= hold - (n - 1),
+                      "%s, ZMM_FAIL_MAP=%s: mappings %d and later fail: %d of %d held blocks failed "
+                      "(at least %d must); %d calls failed in all" % (mode, spec, n, held_failed, hold, hold - (n - 1), failed))
+            else:
+                single_failing += failed > 0
+                if held_failed > 1:
+                    check(False, "%s, ZMM_FAIL_MAP=%s: one mapping failed, but %d held blocks did" % (mode, spec, held_failed))
         check(survived == injected, "%s: %d of %d injected faults survived" % (mode, survived, injected))
+        check(single_failing >= len(singles) // 4,
+              "%s: %d of the %d single specs made a call fail (at least %d must)" %
+              (mode, single_failing, len(singles), len(singles) // 4))
     rc, out, err = run(["inject"], "", ZMM_FAIL_MAP="x7")
-    check(rc == 0 and out == "inject: 0 failed, bad 0\n" and any("ZMM_FAIL_MAP=x7" in l for l in zmm_lines(err)),
+    check(rc == 0 and out == "inject: 0 failed, bad 0, held 0 failed of 48\n" and
+          any("ZMM_FAIL_MAP=x7" in l for l in zmm_lines(err)),
           "a bad ZMM_FAIL_MAP warns and fails nothing: %r %s" % (out, zmm_lines(err)))
 elif CASE == "programs":
     # Real programs under every check at once: the same output as without zmm, and at exit one

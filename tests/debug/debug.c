@@ -15,7 +15,8 @@
  *                   prints "every-size ok" (the run that crashed debug_wipe, issue 13)
  *   inject          every kind of allocation, in threads too, where any may fail
  *                   (ZMM_FAIL_MAP): a failure must be NULL with ENOMEM, a success usable;
- *                   prints "inject: F failed, bad B" */
+ *                   then holds 48 huge blocks at once (a mapping each), all freed;
+ *                   prints "inject: F failed, bad B, held H failed of 48" (F counts H too) */
 #include <errno.h>
 #include <pthread.h>
 #include <malloc.h>
@@ -209,7 +210,30 @@ int main(int argc, char **argv)
             else
                 failed++;
         }
-        printf("inject: %d failed, bad %d\n", failed, bad);
+        /* Then HOLD huge blocks live at once, each on a mapping of its own (2 MiB + 4 KiB is
+         * a huge block, and no multiple of 2 MiB: one mapping each, never a split cached
+         * one): the program asks for more mappings than any spec names, and a held block can
+         * only succeed on a mapping that did. */
+        enum { HOLD = 48 };
+        static unsigned char *held[HOLD];
+        int held_failed = 0;
+        for (int i = 0; i < HOLD; i++) {
+            errno = 0;
+            held[i] = malloc((2 << 20) + 4096);
+            if (!held[i]) {
+                held_failed++;
+                bad += errno != ENOMEM;
+            } else {
+                held[i][(size_t)i * 4096] = (unsigned char)i;
+            }
+        }
+        for (int i = 0; i < HOLD; i++) {
+            if (held[i])
+                bad += held[i][(size_t)i * 4096] != (unsigned char)i;
+            free(held[i]);
+        }
+        failed += held_failed;
+        printf("inject: %d failed, bad %d, held %d failed of %d\n", failed, bad, held_failed, HOLD);
     } else {
         fprintf(stderr, "debug: unknown scenario %s\n", s);
         return 2;

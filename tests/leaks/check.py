@@ -376,7 +376,8 @@ def parse_text(text):
 
 # ---- the JSON report ----------------------------------------------------------------------------
 SUMMARY_KEYS = {"direct_bytes", "direct_blocks", "indirect_bytes", "indirect_blocks",
-                "reachable_bytes", "reachable_blocks", "suppressed_bytes", "suppressed_blocks"}
+                "reachable_bytes", "reachable_blocks", "suppressed_bytes", "suppressed_blocks",
+                "untracked_blocks"}
 
 
 def is_int(v):
@@ -1414,7 +1415,7 @@ def case_selftest():
             '[{"kind": "direct", "bytes": 8, "blocks": 1, "stack": [{"address": "0x1010", "function": null, '
             '"file": null, "line": null, "object": "/bin/x", "offset": "0x10"}]}], "summary": {"direct_bytes": 8, '
             '"direct_blocks": 1, "indirect_bytes": 0, "indirect_blocks": 0, "reachable_bytes": 0, '
-            '"reachable_blocks": 0, "suppressed_bytes": 0, "suppressed_blocks": 0}}\n')
+            '"reachable_blocks": 0, "suppressed_bytes": 0, "suppressed_blocks": 0, "untracked_blocks": 0}}\n')
     try:
         j = parse_json(line)[0]
         if (j.pid, j.groups[0].bytes, j.groups[0].frames[0].object) != (7, 8, "x"):

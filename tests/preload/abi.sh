@@ -1,6 +1,7 @@
 #!/bin/sh
 # abi.sh LIB: the pitfalls of DESIGN.md that show in libzmm.so's dynamic section.
-#   - it defines exactly the allocation API, dlopen and zmm_* (nothing leaks out);
+#   - it defines exactly the allocation API, dlopen, pipe2 (libunwind's pipe, moved out of the
+#     program's way) and zmm_* (nothing leaks out);
 #   - none of them carries a version node (a named node leaves malloc@GLIBC_2.2.5 bound to libc);
 #   - it imports no allocation function (no second heap) and no __tls_get_addr (every
 #     thread-local is initial-exec: general-dynamic TLS calls malloc);
@@ -13,7 +14,7 @@ bad() { echo "FAIL: $*"; fail=1; }
 
 expected="__libc_calloc __libc_free __libc_malloc __libc_memalign __libc_pvalloc __libc_realloc
 __libc_valloc aligned_alloc calloc cfree dlopen free free_aligned_sized free_sized mallinfo mallinfo2
-malloc malloc_info malloc_stats malloc_trim malloc_usable_size mallopt memalign posix_memalign pvalloc
+malloc malloc_info malloc_stats malloc_trim malloc_usable_size mallopt memalign pipe2 posix_memalign pvalloc
 realloc reallocarray valloc zmm_memory_peak zmm_memory_usage zmm_request_begin zmm_request_end zmm_set_memory_limit zmm_stats_print
 zmm_version"
 syms=$(LC_ALL=C readelf --dyn-syms -W "$lib") || { echo "FAIL: readelf $lib"; exit 1; }

@@ -1,8 +1,9 @@
-/* threads SCENARIO: the heap under threads and fork, each scenario bounded in time.
+/* threads SCENARIO: the heap under threads and fork, each scenario a fixed amount of work.
  *   prodcons     blocks cross threads: producers allocate, consumers verify and free
  *   churn        200 short-lived threads; blocks outlive their thread and are freed elsewhere
  *   fork         fork while 3 threads allocate (one through stdio); the child allocates at once
  *   fork-signal  fork from a SIGALRM handler that interrupts threads inside malloc and free
+ *                (a fixed number of forks; at least a quarter must come from inside)
  *   exit-dtor    malloc and free from thread-exit destructors (__cxa_thread_atexit_impl,
  *                pthread key destructors in every round), blocks handed to the main thread */
 #include <malloc.h>
@@ -519,11 +520,51 @@ static void scenario_fork(void)
            atomic_load(&worker_ops));
 }
 
-/* ---- fork-signal ---------------------------------------------------------------------- */
+/* ---- fork-signal ----------------------------------------------------------------------
+ * Three workers do nothing but free and malloc, with in_alloc set around the two calls; a
+ * SIGALRM every 3 ms, blocked in the main thread, lands in a worker, and its handler forks. The
+ * child reads in_alloc (its copy of the interrupted thread's), exits with FS_INSIDE if the fork
+ * came from inside malloc or free and 0 if not, and the handler counts that status. A fixed
+ * number of forks (FS_FORKS), however long they take; a fork that does not come back for
+ * FS_HANG seconds is a hang (a lock held across fork), not slowness.
+ * The point is fork from inside the allocator, so the scenario requires it: the workers spend
+ * most of their loop inside free and malloc (the rest is a random number and a 64-byte write),
+ * and a signal lands at any instant of a running or preempted worker, so most forks must come
+ * from inside; a quarter is the floor (FS_INSIDE_SHARE). Blocking SIGALRM around the calls, or a
+ * loop that does not allocate, makes it 0. */
+
+enum { FS_FORKS = 300, FS_INSIDE = 42, FS_INSIDE_SHARE = 4, FS_HANG = 30 };
 
 static atomic_int sig_forks;
 static atomic_int sig_forks_in_alloc;
 static atomic_int sig_errors;
+
+static void *signal_worker(void *arg)
+{
+    int id = (int)(uintptr_t)arg;
+    uint64_t rng = 0x5EEDULL + (uint64_t)id;
+    enum { SLOTS = 256 };
+    void *slot[SLOTS] = {0};
+    long ops = 0;
+    while (!atomic_load_explicit(&stop_workers, memory_order_relaxed)) {
+        int i = (int)(zt_rand(&rng) % SLOTS);
+        size_t size = (ops % 997 == 0) ? 3 * MiB : mixed_size(&rng);
+        in_alloc = 1;
+        free(slot[i]);
+        slot[i] = malloc(size);
+        in_alloc = 0;
+        if (!slot[i]) {
+            thread_fail("worker: malloc returned NULL");
+            continue;
+        }
+        memset(slot[i], id, size < 64 ? size : 64);
+        ops++;
+    }
+    for (int i = 0; i < SLOTS; i++)
+        free(slot[i]);
+    atomic_fetch_add(&worker_ops, ops);
+    return NULL;
+}
 
 static void alarm_fork_handler(int sig)
 {
@@ -532,7 +573,7 @@ static void alarm_fork_handler(int sig)
     int inside = in_alloc;
     pid_t pid = fork();
     if (pid == 0)
-        _exit(0);
+        _exit(in_alloc ? FS_INSIDE : 0);    /* the child's own copy of the flag */
     if (pid < 0) {
         atomic_fetch_add(&sig_errors, 1);
         errno = saved;
@@ -542,11 +583,13 @@ static void alarm_fork_handler(int sig)
     pid_t r;
     while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         ;
-    if (r != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (r != pid || !WIFEXITED(status) ||
+        (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != FS_INSIDE) ||
+        (WEXITSTATUS(status) == FS_INSIDE) != (inside != 0))
         atomic_fetch_add(&sig_errors, 1);
-    atomic_fetch_add(&sig_forks, 1);
-    if (inside)
+    else if (WEXITSTATUS(status) == FS_INSIDE)
         atomic_fetch_add(&sig_forks_in_alloc, 1);
+    atomic_fetch_add(&sig_forks, 1);
     errno = saved;
 }
 
@@ -562,7 +605,7 @@ static void scenario_fork_signal(void)
 
     pthread_t t[3];
     for (int i = 0; i < 3; i++)
-        if (pthread_create(&t[i], NULL, alloc_worker, (void *)(uintptr_t)(i + 1)))
+        if (pthread_create(&t[i], NULL, signal_worker, (void *)(uintptr_t)(i + 1)))
             FATAL("pthread_create failed");
     /* Only the workers take the signal: it lands inside malloc and free. */
     sigset_t set;
@@ -573,16 +616,15 @@ static void scenario_fork_signal(void)
     struct itimerval it = {{0, 3000}, {0, 3000}};
     if (setitimer(ITIMER_REAL, &it, NULL) != 0)
         FATAL("setitimer failed");
-    enum { WANT = 300 };
-    double start = now(), last_progress = start;
+    double last_progress = now();
     int last = 0, stuck = 0;
-    while (atomic_load(&sig_forks) < WANT && now() - start < 6.0) {
+    while (atomic_load(&sig_forks) < FS_FORKS) {
         sleep_ms(10);
         int n = atomic_load(&sig_forks);
         if (n != last) {
             last = n;
             last_progress = now();
-        } else if (now() - last_progress > 5.0) {
+        } else if (now() - last_progress > FS_HANG) {
             stuck = 1;
             break;
         }
@@ -590,8 +632,8 @@ static void scenario_fork_signal(void)
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer(ITIMER_REAL, &off, NULL);
     if (stuck) {
-        fprintf(stderr, "fork-signal: no fork from the signal handler completed for 5 s after %d "
-                "(deadlock in fork or in the child?)\n", last);
+        fprintf(stderr, "fork-signal: no fork from the signal handler came back for %d s after %d "
+                "(deadlock in fork or in the child?)\n", FS_HANG, last);
         fflush(stderr);
         _exit(1); /* threads may hold locks forever: do not join */
     }
@@ -599,12 +641,15 @@ static void scenario_fork_signal(void)
     for (int i = 0; i < 3; i++)
         pthread_join(t[i], NULL);
     report_thread_failures();
-    int forks = atomic_load(&sig_forks);
-    CHECK(forks >= 50, "only %d forks from the signal handler in %.1f s", forks, now() - start);
+    int forks = atomic_load(&sig_forks), inside = atomic_load(&sig_forks_in_alloc);
+    CHECK(forks >= FS_FORKS, "only %d forks from the signal handler", forks);
     CHECK(atomic_load(&sig_errors) == 0, "%d forks from the signal handler failed",
           atomic_load(&sig_errors));
-    printf("fork-signal: %d forks from the handler (%d interrupted malloc/free), %ld worker ops\n",
-           forks, atomic_load(&sig_forks_in_alloc), atomic_load(&worker_ops));
+    CHECK(inside * FS_INSIDE_SHARE >= forks,
+          "only %d of %d forks came from inside malloc/free (at least 1 in %d must)", inside, forks,
+          FS_INSIDE_SHARE);
+    printf("fork-signal: %d forks from the handler, %d of them from inside malloc/free, %ld worker ops\n",
+           forks, inside, atomic_load(&worker_ops));
     /* The heap still works in this process. */
     void *p = make_block(100000, 5);
     CHECK(p != NULL, "malloc after the forks");

@@ -4,7 +4,8 @@
  * `return test_result();`, which is 0 only if no check failed and at least one ran.
  * require_zmm() is the first call of every program: it fails the program unless malloc really is
  * zmm's (zmm_version is defined and malloc lives in the same object), so that no test can pass
- * because LD_PRELOAD did not take effect.
+ * because LD_PRELOAD did not take effect. With ZT_LEAK=N in the environment it also leaks one
+ * block of N bytes on purpose (zt_deliberate_leak), which a tracked run must report.
  *
  * Define ZMM_TEST_GLIBC when building a program by hand against plain glibc (a sanity check of the
  * test itself): require_zmm() then only says so, and the zmm_* entry points read as absent. */
@@ -147,6 +148,17 @@ static inline int defined_in_zmm(const char *name)
     return z && o && strcmp(z, o) == 0;
 }
 
+/* ZT_LEAK=N (leaks-tracked-*): one block of N bytes leaked on purpose, from this function, so
+ * that the exit report of a tracked run shows that the program's own blocks were tracked. The
+ * pointer lives only in registers (no stale copy in a frame that outlives this one). */
+__attribute__((noinline)) static void zt_deliberate_leak(size_t n)
+{
+    unsigned char *p = malloc(n);
+    if (p)
+        memset(p, 0x5a, n);
+    __asm__ volatile("" : : "r"(p) : "memory");
+}
+
 static inline void require_zmm(void)
 {
 #ifdef ZMM_TEST_GLIBC
@@ -172,6 +184,9 @@ static inline void require_zmm(void)
         exit(1);
     }
 #endif
+    const char *leak = getenv("ZT_LEAK");
+    if (leak && *leak)
+        zt_deliberate_leak((size_t)strtoul(leak, NULL, 10));
 }
 
 /* zmm_memory_usage() through dlsym; (size_t)-1 when absent. */

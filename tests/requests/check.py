@@ -17,6 +17,10 @@ cases:
   limit     ZMM_REQUEST_LIMIT=8M, no ZMM_LEAKS: loop grow takes 1 MiB blocks until malloc
             fails (ENOMEM, PHP's message naming the request): 8 per request, 4 more after freeing
             4, and again 8 in the next request while the older blocks stay live.
+  threads   30 rounds of 8 threads, each returning a block it allocated, a request ended (with
+            ZMM_REQUEST_RECLAIM=1) between their exit and their join: the blocks the thread
+            descriptors hold are reachable, not reclaimed; and the descriptors' DTVs with them
+            (the next round's threads reuse the cached stacks).
   ctypes    python3 calls zmm_request_end through ctypes: the returned numbers count up and a
             leak made in between (malloc called through ctypes, its result dropped) is reported
             in its request.
@@ -141,6 +145,11 @@ elif CASE == "limit":
     out, err = run([LOOP, "2", "grow"], ZMM_LEAKS="0", ZMM_REQUEST_LIMIT="banana")
     check("ZMM_REQUEST_LIMIT" in err and re.search(r"request 2: (\d+)", out) and
           re.search(r"request 2: (\d+)", out).group(1) == "64", "a bad value warns and leaves no limit: %r" % err[:200])
+elif CASE == "threads":
+    for extra in ({"ZMM_REQUEST_RECLAIM": "1"}, {"ZMM_REQUEST_RECLAIM": "1", "ZMM_LEAKS": "0"}):
+        out, err = run([LOOP, "30", "threads"], **extra)
+        check(out.strip() == "threads: 30 rounds, 0 bad results" and "zmm:" not in err,
+              "%s: thread results and DTVs survive reclaim: %r %r" % (extra, out.strip(), err[-300:]))
 elif CASE == "ctypes":
     script = (
         "import ctypes\n"

@@ -7,8 +7,16 @@
  * With "grow" instead (ZMM_REQUEST_LIMIT), each of REQUESTS requests takes 1 MiB blocks until
  * malloc fails, frees half of them, takes more until it fails again, and keeps the rest: prints
  * per request how many it got each time and errno.
- * usage: loop REQUESTS [signal|grow] */
+ * With "threads" instead (ZMM_REQUEST_RECLAIM), each of REQUESTS rounds starts 8 threads that
+ * each return a block they allocated (reached only through glibc's thread descriptor between
+ * the thread's exit and its join), ends a request after they have exited and before they are
+ * joined, then joins them and checks and frees each block; new threads then reuse the exited
+ * ones' cached stacks, whose DTVs glibc also keeps in the descriptor. Prints "threads: R
+ * rounds, B bad results".
+ * usage: loop REQUESTS [signal|grow|threads] */
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,12 +76,50 @@ static int grow(unsigned requests, unsigned (*request_end)(void))
     return 0;
 }
 
+struct result {
+    unsigned magic, round;
+};
+
+static void *worker(void *arg)
+{
+    struct result *r = malloc(sizeof *r);
+    r->magic = 0x5eed5eed;
+    r->round = (unsigned)(uintptr_t)arg;
+    return r;                           /* kept by the thread's descriptor until the join */
+}
+
+static int threads(unsigned rounds, unsigned (*request_end)(void))
+{
+    unsigned bad = 0;
+    for (unsigned round = 0; round < rounds; round++) {
+        pthread_t t[8];
+        for (int i = 0; i < 8; i++)
+            if (pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)round) != 0)
+                return 1;
+        struct timespec nap = { 0, 5000000 };   /* the threads exit, unjoined */
+        nanosleep(&nap, NULL);
+        if (request_end)
+            request_end();
+        for (int i = 0; i < 8; i++) {
+            void *v = NULL;
+            pthread_join(t[i], &v);
+            struct result *r = v;
+            bad += !r || r->magic != 0x5eed5eed || r->round != round;
+            free(r);
+        }
+    }
+    printf("threads: %u rounds, %u bad results\n", rounds, bad);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     unsigned requests = argc > 1 ? (unsigned)atoi(argv[1]) : 6;
     int by_signal = argc > 2 && !strcmp(argv[2], "signal");
     unsigned (*request_end)(void);
     *(void **)&request_end = dlsym(RTLD_DEFAULT, "zmm_request_end");
+    if (argc > 2 && !strcmp(argv[2], "threads"))
+        return threads(requests, request_end);
     if (argc > 2 && !strcmp(argv[2], "grow")) {
         if (request_end)
             request_end();          /* start-up's allocations stay in request 1 */

@@ -6,7 +6,12 @@
 # sets, appends, setrange, deletes), and reads DBSIZE and DEBUG DIGEST-VALUE of every key and
 # DEBUG DIGEST of the whole data set. Both runs must have no error, and the same DBSIZE and
 # digests; the server must exit cleanly on SHUTDOWN NOSAVE. Requests are bounded in number.
-# Skips (77) when redis-server or redis-tools is missing.
+# Under zmm, proof that zmm served that server process (proof.py): LD_DEBUG=bindings shows
+# redis-server binding malloc and free to $ZMM_LIB (Debian's redis-server links jemalloc, whose
+# malloc zmm must interpose) and nothing binding the malloc family elsewhere; ZMM_STATS=1 makes
+# the server write zmm's statistics at exit, whose bin table must count at least one allocation
+# per benchmark request (each command's arguments are objects of their own). A libzmm.so
+# without malloc fails both. Skips (77) when redis-server or redis-tools is missing.
 set -u
 lib=${ZMM_LIB:?ZMM_LIB must name libzmm.so}
 for p in redis-server redis-cli redis-benchmark; do
@@ -17,6 +22,7 @@ for p in redis-server redis-cli redis-benchmark; do
 done
 python=python3
 [ -x /usr/bin/python3 ] && python=/usr/bin/python3
+proof=$(dirname -- "$0")/proof.py
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zmm-redis.XXXXXX") || exit 1
 server=
 cleanup() {
@@ -70,11 +76,13 @@ run() {  # run NAME [ENV]...: one server's life; writes $tmp/NAME.result
 	name=$1
 	shift
 	port=$(free_port) || return 1
-	mkdir -p "$tmp/$name" || return 1
-	env -u LD_PRELOAD "$@" redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+	mkdir -p "$tmp/$name/bind" || return 1
+	env -u LD_PRELOAD -u LD_DEBUG -u LD_DEBUG_OUTPUT -u ZMM_STATS "$@" \
+		redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
 		--dir "$tmp/$name" --daemonize no --loglevel warning --enable-debug-command local \
-		--logfile "$tmp/$name/server.log" &
+		--logfile "$tmp/$name/server.log" 2>"$tmp/$name/stderr" &
 	server=$!
+	pid=$server
 	cli="redis-cli -h 127.0.0.1 -p $port"
 	i=0
 	until [ "$($cli ping 2>/dev/null)" = PONG ]; do
@@ -86,12 +94,9 @@ run() {  # run NAME [ENV]...: one server's life; writes $tmp/NAME.result
 		fi
 		sleep 0.1
 	done
-	if [ $# -gt 0 ] && ! grep -q libzmm "/proc/$server/maps"; then
-		echo "redis.sh: $name: libzmm.so is not mapped in redis-server" >&2
-		return 1
-	fi
 	t0=$(date +%s)
 	bench="redis-benchmark -h 127.0.0.1 -p $port -q -c 20 -r 5000"
+	requests=$((14 * 10000 + 4 * 20000 + 4 * 2000))
 	{
 		$bench -n 10000 -t set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset &&
 		$bench -n 20000 -P 16 -t set,get,lpush,lpop &&
@@ -120,12 +125,18 @@ run() {  # run NAME [ENV]...: one server's life; writes $tmp/NAME.result
 	wait "$server"
 	status=$?
 	server=
-	[ "$status" = 0 ] || { echo "redis.sh: $name: redis-server exited with status $status" >&2; cat "$tmp/$name/server.log" >&2; return 1; }
+	[ "$status" = 0 ] || { echo "redis.sh: $name: redis-server exited with status $status" >&2; cat "$tmp/$name/server.log" "$tmp/$name/stderr" >&2; return 1; }
 	echo "$name: $(tr '\n' ' ' <"$tmp/$name.result")($(($(date +%s) - t0)) s)"
+	if [ $# -gt 0 ]; then   # under zmm
+		proven=1
+		"$python" "$proof" bindings "$lib" "$tmp/$name/bind" redis-server || proven=
+		"$python" "$proof" stats "$tmp/$name/stderr" "$pid" "$requests" || proven=
+		[ -n "$proven" ] || { echo "redis.sh: $name: not proven that zmm was redis-server's allocator" >&2; return 1; }
+	fi
 }
 
 run plain || { echo "redis.sh: the run without zmm failed: nothing to compare" >&2; exit 1; }
-run zmm LD_PRELOAD="$lib" || { echo "redis.sh: the run under zmm failed" >&2; exit 1; }
+run zmm LD_PRELOAD="$lib" ZMM_STATS=1 LD_DEBUG=bindings LD_DEBUG_OUTPUT="$tmp/zmm/bind/b" || { echo "redis.sh: the run under zmm failed" >&2; exit 1; }
 cmp -s "$tmp/plain.result" "$tmp/zmm.result" || {
 	echo "redis.sh: the data differ:" >&2
 	diff "$tmp/plain.result" "$tmp/zmm.result" >&2
