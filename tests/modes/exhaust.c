@@ -9,7 +9,9 @@
  *                 Every NULL must come with ENOMEM. Then every block's bytes are checked and
  *                 every block freed, and the same thread allocates again (recovery: the memory
  *                 went back, so a few blocks of each class must be served).
- *                 Needs a limit: RLIMIT_AS (ulimit -v), ZMM_MEMORY_LIMIT or ZMM_FAIL_MAP=N+.
+ *                 Needs a limit: RLIMIT_AS (ulimit -v) or ZMM_MEMORY_LIMIT.
+ *   exhaust-only N  the same without the recovery phase: for ZMM_FAIL_MAP=N+, where no mapping
+ *                 succeeds any more (the heap may have given its chunks back to the OS).
  *   bounded N     the same work for a fixed number of rounds (no limit needed): a NULL anywhere
  *                 (ZMM_FAIL_MAP=N fails one mapping) must come with ENOMEM and the run goes on;
  *                 no recovery phase (a failed mapping may have been the last one).
@@ -40,6 +42,7 @@ struct block {
 
 static atomic_int problems;
 static int bounded;
+static int recover;             /* exhaust: the recovery phase */
 static int nthreads;
 static pthread_barrier_t freed;     /* recovery starts when every thread has freed its blocks */
 
@@ -232,7 +235,7 @@ static void *work(void *arg)
             PROBLEM("thread %u: block %p damaged\n", w->id, (void *)f);
         free(f);
     }
-    if (!bounded) {
+    if (recover) {
         if (nthreads > 1)
             pthread_barrier_wait(&freed);
         /* the memory is back: a few blocks of each class */
@@ -254,11 +257,13 @@ static void *work(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || (strcmp(argv[1], "exhaust") && strcmp(argv[1], "bounded"))) {
-        fprintf(stderr, "usage: exhaust exhaust|bounded [THREADS]\n");
+    if (argc < 2 || (strcmp(argv[1], "exhaust") && strcmp(argv[1], "exhaust-only") &&
+                     strcmp(argv[1], "bounded"))) {
+        fprintf(stderr, "usage: exhaust exhaust|exhaust-only|bounded [THREADS]\n");
         return 2;
     }
     bounded = !strcmp(argv[1], "bounded");
+    recover = !strcmp(argv[1], "exhaust");
     /* A guard: whatever limit the run meant to set (ZMM_FAIL_MAP without zmm sets none), never
      * more than 2 GiB of address space. */
     struct rlimit rl;
@@ -299,7 +304,7 @@ int main(int argc, char **argv)
     }
     int bad = atomic_load(&problems);
     printf("%s\n", bad ? "problems (see stderr)" : "every NULL with ENOMEM, every block intact, freed");
-    if (!bounded && !bad)
+    if (recover && !bad)
         printf("recovered: blocks of every class served again\n");
     return bad ? 1 : 0;
 }

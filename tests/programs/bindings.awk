@@ -38,6 +38,7 @@ function record(line,    prog, i, src, dst, sym, base) {
 		sub(/^.*transferring control: /, "", prog)
 		sub(/[ \t]+$/, "", prog)
 		main[FILENAME, prog] = 1
+		started[FILENAME] = 1
 		for (i = 1; i <= nwant; i++)
 			if (prog == want[i] || substr(prog, length(prog) - length(want[i])) == "/" want[i])
 				ran[i, FILENAME] = 1
@@ -97,12 +98,22 @@ END {
 	for (j = 1; j <= n; j++) {
 		if ((bfile[j], bdst[j]) in main)
 			continue
+		# a process that never reached its program (killed while ld.so relocated it, as
+		# test_subprocess does): its main program is not known, nor did any of its code run
+		if (!(bfile[j] in started)) {
+			if (!(bfile[j] in unstarted))
+				nunstarted++
+			unstarted[bfile[j]] = 1
+			continue
+		}
 		if (bad++ < 10)
 			printf "FAIL: %s bound `%s' to %s, not to zmm\n", bsrc[j], bsym[j], bdst[j]
 		status = 3
 	}
 	if (bad > 10)
 		printf "FAIL: ... %d such bindings in all\n", bad
+	if (nunstarted)
+		printf "%d process(es) ended before their program started: not audited\n", nunstarted
 	printf "%d process(es) in the binding log\n", procs
 	exit status
 }
