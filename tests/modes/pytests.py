@@ -1,6 +1,6 @@
 """pytests.py [--skip TEST_ID]... TEST...: CPython's own tests (Debian's libpython3.11-testsuite) with unittest, for the
 mode matrix. Prints one line per test module with its counts, and the id of every test that
-failed or erred, sorted: nothing that depends on timing, so two runs of the same tests print the
+failed or erred with the last line of its traceback, sorted: nothing that depends on timing, so two runs of the same tests print the
 same (tracebacks go to stderr, which run.py does not compare for this cell).
 
 As regrtest does by default, no optional resource is enabled (network, cpu, largefile...: the
@@ -49,7 +49,8 @@ for name in args:
             result = unittest.TextTestRunner(stream=stream, verbosity=0).run(suite)
         finally:
             os.chdir(cwd)
-    bad = sorted(t.id() for t, _ in result.failures + result.errors)
+    why = {t.id(): (tb.strip().splitlines() or ["?"])[-1][:200] for t, tb in result.failures + result.errors}
+    bad = sorted(t.id() + ": " + why[t.id()] for t, _ in result.failures + result.errors)
     bad += sorted(t.id() + " (unexpected success)" for t in result.unexpectedSuccesses)
     print("%s: %d run, %d skipped, %d expected failures, %d failed" % (
         name, result.testsRun, len(result.skipped), len(result.expectedFailures), len(bad)))

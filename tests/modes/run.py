@@ -18,12 +18,13 @@ stderr. Then:
     line with every key, a pid that is the file's %p, sums that match the groups; text:
     LeakSanitizer's shape line by line, SUMMARY and Total lines that match the groups); each
     process image named by --reports-from PROG (default: the --bind list; `--reports-from=` for
-    none) left exactly one report with trigger "exit" (JSON modes: written even with no leak);
+    none) left a report with trigger "exit" (JSON modes: written even with no leak);
   - boundaries (modes with ZMM_REQUEST_SIGNAL): SIGUSR2 is sent to the process every 50..100 ms
     from the moment zmm's handler is installed (bit 12 of SigCgt in /proc/PID/status; the default
     action would kill it before), at least once; with ZMM_LEAKS its exit report must say that
-    the boundaries were seen (request >= 2, and no more than the signals sent + 1), and its
-    request reports must be numbered below it. In requests-tree mode every descendant whose handler
+    the boundaries were seen (request >= 2 when the first signal went 2 s or more before the
+    exit, and no more than the signals sent + 1), and its request reports must be numbered below
+    it. In requests-tree mode every descendant whose handler
     is installed gets the signal too; that mode uses SIGURG, whose default action is to ignore it,
     since a child that execs loses zmm's handler until zmm starts again in the new image (SIGUSR2
     would kill it in that window).
@@ -75,6 +76,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 # The runner's own allocations have nothing to do with the test: meson's preload_env puts libzmm.so
 # in LD_PRELOAD for the test command itself, so run again without it.
@@ -98,6 +100,7 @@ MODES = {
 }
 TREE_MODES = {"requests-tree"}      # the boundaries go to every process of the tree
 SEND_EVERY = (0.050, 0.100)     # seconds between two boundaries, drawn at random
+SEEN_AFTER = 2.0                # see check_reports
 
 
 def usage(msg=None):
@@ -267,6 +270,7 @@ class Sender(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.pidfd, self.sig, self.tree = pid, pidfd, sig, tree
         self.sent = self.sent_tree = 0
+        self.first = self.end = None     # monotonic times of the first signal and of the exit
         self.installed = False
         self.rng = random.Random(pid)
 
@@ -284,11 +288,15 @@ class Sender(threading.Thread):
             try:
                 signal.pidfd_send_signal(self.pidfd, self.sig)
                 self.sent += 1
+                if self.first is None:
+                    self.first = time.monotonic()
             except ProcessLookupError:
+                self.end = time.monotonic()
                 return
             if self.tree:
                 self.signal_descendants()
             if self.exited(int(self.rng.uniform(*SEND_EVERY) * 1000)):
+                self.end = time.monotonic()
                 return
 
     def signal_descendants(self):
@@ -519,9 +527,8 @@ def check_reports(o, reports, logs, sender, problems):
         except ReportError as e:
             problems.append("report %s: %s" % (f, e))
             continue
-        exits = [r for t, r in got if t == "exit"]
-        if len(exits) > 1:
-            problems.append("report %s: %d exit reports from one process" % (f, len(exits)))
+        # (two exit reports in one file are not a fault: pid_max is 32768 here, and a long run
+        # among other tests sees pids used again)
         if not got:
             problems.append("report %s is empty" % f)
         per_pid[pid] = got
@@ -555,9 +562,14 @@ def check_reports(o, reports, logs, sender, problems):
                 problems.append("the top process %d is not in the binding logs" % o.top_pid)
             # else: not a --reports-from program (sh ends with _exit, past atexit): nothing to read
         else:
-            if not 2 <= ex[0] <= sender.sent + 1:
-                problems.append("the exit report says request %d after %d signal(s) sent: expected 2..%d"
-                                % (ex[0], sender.sent, sender.sent + 1))
+            # A signal can land while the exit report is written (after it read the request
+            # number), so one is known to have been seen only when the first was sent well
+            # before the process ended: SEEN_AFTER seconds, more than any exit report here takes.
+            lived = sender.end - sender.first if sender.first and sender.end else 0
+            low = 2 if lived >= SEEN_AFTER else 1
+            if not low <= ex[0] <= sender.sent + 1:
+                problems.append("the exit report says request %d after %d signal(s) sent, the first %.1f s "
+                                "before the exit: expected %d..%d" % (ex[0], sender.sent, lived, low, sender.sent + 1))
             late = [r for t, r in top if t == "request" and r >= ex[0]]
             if late:
                 problems.append("request report(s) %s numbered at or past the exit's %d" % (late, ex[0]))
