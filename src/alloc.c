@@ -826,14 +826,12 @@ void *zmm_dlopen(const char *file, int mode)
 
 static spinlock_t request_lock;     /* one report at a time (libdw's session is one) */
 
-/* Request ENDED is over: report its unreachable blocks (ZMM_LEAKS) and, with
- * ZMM_REQUEST_RECLAIM, free them. */
-static void request_close(uint32_t ended, const char *trigger, bool own_thread, bool at_exit,
-                          uintptr_t stack_from)
+/* Requests FIRST..LAST are over: report the unreachable blocks of each (ZMM_LEAKS), from one
+ * scan, and with ZMM_REQUEST_RECLAIM, free them. */
+static void request_close(uint32_t first, uint32_t last, const char *trigger, bool own_thread,
+                          bool at_exit, uintptr_t stack_from)
 {
-    char when[32];
-    out_format(when, sizeof when, "request %u", ended);
-    struct report_opts ro = { .when = when, .trigger = trigger, .request = ended, .only_request = ended,
+    struct report_opts ro = { .trigger = trigger, .first = first, .last = last, .per_request = true,
                               .own_thread = own_thread, .at_exit = at_exit, .stack_from = stack_from,
                               .silent = !stacks, .retained = zmm_opt.request_retained };
     struct scan_result leaked;
@@ -848,10 +846,11 @@ static void request_close(uint32_t ended, const char *trigger, bool own_thread, 
     }
 }
 
-/* From ZMM_REQUEST_SIGNAL, on zmm's request thread (or at exit). */
-static void request_from_signal(uint32_t ended, bool at_exit)
+/* From ZMM_REQUEST_SIGNAL, on zmm's request thread (or at exit): the requests ended since the
+ * last time, together. */
+static void request_from_signal(uint32_t first, uint32_t last, bool at_exit)
 {
-    request_close(ended, "request", !at_exit, at_exit, 0);
+    request_close(first, last, "request", !at_exit, at_exit, 0);
 }
 
 /* Ends the current request N (new blocks are born in N + 1 at once); the caller's frames are
@@ -861,7 +860,7 @@ static ZMM_NOINLINE uint32_t request_from_api(const char *trigger)
     if (!alloc_ready() || !tracking)
         return track_next_request() + 1;
     uint32_t ended = track_next_request();
-    request_close(ended, trigger, false, false, (uintptr_t)__builtin_frame_address(0));
+    request_close(ended, ended, trigger, false, false, (uintptr_t)__builtin_frame_address(0));
     return ended + 1;
 }
 

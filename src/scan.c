@@ -351,13 +351,13 @@ static void collect(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
     atomic_fetch_and_explicit(&r->state, ~(uint32_t)(REC_REACHED | REC_INDIRECT), memory_order_relaxed);
     if (st & REC_RUNTIME)
         return;
-    if (s->opts->request && r->request != s->opts->request)
+    if (s->opts->first && (r->request < s->opts->first || r->request > s->opts->last))
         return;
     unsigned kind = !(st & REC_REACHED) ? (st & REC_INDIRECT ? SCAN_INDIRECT : SCAN_DIRECT)
                   : s->opts->reachable ? SCAN_REACHABLE : 0;
     struct scan_result *out = s->out;
     if (kind && out->items && out->count < s->live)     /* no items: no memory, marks cleared */
-        out->items[out->count++] = (struct scan_item){ r->stack, kind, size, start };
+        out->items[out->count++] = (struct scan_item){ r->stack, kind, size, start, r->request };
 }
 
 /* ---- the scan ---------------------------------------------------------------------- */
