@@ -382,7 +382,7 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
         exclude(&s, out->items, out->bytes);
         exclude(&s, s.stack, live * sizeof(struct pending));
         exclude(&s, maps, maps_cap);
-        exclude(&s, s.threads, sizeof *s.threads * WORLD_MAX);
+        exclude(&s, s.threads, WORLD_BYTES);     /* copies of registers, the tracer's stack */
         stack_segments(&__ehdr_start, PF_W, exclude_segment, &s);
         track_walk(seed_runtime, &s);
         mark_drain(&s);
