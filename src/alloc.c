@@ -56,6 +56,8 @@ static void alloc_fork_child(void)
     heap_after_fork();
     depot_after_fork();
     request_after_fork();
+    if (tracking)
+        track_forked();
 }
 
 static ZMM_COLD void alloc_boot(void)
@@ -904,8 +906,11 @@ void zmm_exit(void)
     request_flush();
     if (zmm_opt.leaks == LEAKS_OFF)
         return;
+    /* A fork child reports what it allocated itself: the blocks born before the fork are the
+     * parent's (and its report's), and roots here where the child has written them. */
     struct report_opts ro = { .when = "at exit", .trigger = "exit", .at_exit = true,
-                              .request = atomic_load(&track_request) };
+                              .request = atomic_load(&track_request), .first = track_born,
+                              .last = track_born ? UINT32_MAX : 0, .born = track_born };
     spin_lock(&request_lock);           /* not while the request thread writes a report */
     bool leaked = report_leaks(&ro, NULL);
     spin_unlock(&request_lock);

@@ -375,7 +375,8 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
     track_guard = true;
     struct scan_opts so = { .at_exit = ro->at_exit, .own_thread = ro->own_thread,
                             .reachable = zmm_opt.leaks == LEAKS_REACHABLE || ro->retained,
-                            .first = ro->first, .last = ro->last, .stack_from = ro->stack_from };
+                            .first = ro->first, .last = ro->last, .born = ro->born,
+                            .stack_from = ro->stack_from };
     struct scan_result r;
     bool leaked = false;
     if (leaked_blocks)
