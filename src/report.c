@@ -411,10 +411,8 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
             leaked |= report_part(&one, &w, r.items + i, j - i);
         }
     }
-    if (w.symbols && ro->at_exit)
-        symbol_close();
-    else if (w.symbols)
-        symbol_end();
+    if (w.symbols)
+        symbol_end();                   /* at exit too: nothing is freed while the process ends */
     os_unmap_scratch(w.frames, STACK_DEPTH_MAX * sizeof(struct symbol));
     os_unmap_scratch(w.groups, gbytes);
     if (leaked_blocks)
