@@ -603,7 +603,9 @@ static void *tracked_alloc(size_t align, size_t n)
     uint32_t stack = stacks ? track_capture(heap_self) : DEPOT_NONE;
     struct zmm_heap *h = tracked_enter();
     uint64_t carved = h->bins.carved;
+    limit_asking(extra ? n : 0);        /* the limit's message names the program's size */
     void *p = align ? heap_aligned(h, align, n + extra) : heap_malloc(h, n + extra);
+    limit_asking(0);
     if (p && tracking) {
         /* The free-list link left in the block would make one leak point to the next. */
         memset(p, 0, sizeof(struct zmm_slot));

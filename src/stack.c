@@ -75,17 +75,6 @@ static void stack_load(void)
         memcpy(&unwind, &fn, sizeof fn);    /* ISO C has no object-to-function cast */
     else
         unwind = glibc_backtrace;
-    /* libunwind's global cache takes a lock with every signal blocked, two sigprocmask calls
-     * each time (2,400 pairs in a git status): a per-thread cache needs none. */
-    void *space = lib ? dlsym(lib, "_ULx86_64_local_addr_space") : NULL;
-    void *policy = lib ? dlsym(lib, "_ULx86_64_set_caching_policy") : NULL;
-    if (space && policy) {
-        int (*set_policy)(void *, int);
-        memcpy(&set_policy, &policy, sizeof policy);
-        fd_claim(true);                 /* libunwind's set-up makes its pipe */
-        set_policy(*(void **)space, 2);     /* UNW_CACHE_PER_THREAD */
-        fd_claim(false);
-    }
     atomic_store_explicit(&loaded, 1, memory_order_release);
 }
 
