@@ -161,6 +161,8 @@ static void text_frame(struct out *o, unsigned i, const struct symbol *s)
         out_printf(o, " %s:%u", base_name(s->file), s->line);
     if (s->object[0])
         out_printf(o, " (%s+0x%lx)", base_name(s->object), (unsigned long)s->offset);
+    else                                /* unloaded before the report, as LeakSanitizer says */
+        out_printf(o, " (<unknown module>)");
     out_write(o, "\n", 1);
 }
 
