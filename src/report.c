@@ -396,6 +396,15 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         track_guard = was;
         return false;
     }
+    bool json = zmm_opt.report_format == FORMAT_JSON;
+    if (!r.count && !(ro->at_exit && (json || atomic_load_explicit(&track_untracked, memory_order_relaxed)))) {
+        if (leaked_blocks)                 /* nothing to say */
+            *leaked_blocks = r;
+        else
+            scan_release(&r);
+        track_guard = was;
+        return false;
+    }
     size_t gbytes = (r.count ? r.count : 1) * sizeof(struct group);
     struct writer w = { os_map_scratch(gbytes), os_map_scratch(STACK_DEPTH_MAX * sizeof(struct symbol)), false };
     if (w.groups && w.frames && !ro->per_request) {
