@@ -56,6 +56,8 @@ static void alloc_fork_child(void)
     heap_after_fork();
     depot_after_fork();
     request_after_fork();
+    if (tracking)
+        track_forked();
 }
 
 static ZMM_COLD void alloc_boot(void)
@@ -601,7 +603,9 @@ static void *tracked_alloc(size_t align, size_t n)
     uint32_t stack = stacks ? track_capture(heap_self) : DEPOT_NONE;
     struct zmm_heap *h = tracked_enter();
     uint64_t carved = h->bins.carved;
+    limit_asking(extra ? n : 0);        /* the limit's message names the program's size */
     void *p = align ? heap_aligned(h, align, n + extra) : heap_malloc(h, n + extra);
+    limit_asking(0);
     if (p && tracking) {
         /* The free-list link left in the block would make one leak point to the next. */
         memset(p, 0, sizeof(struct zmm_slot));
@@ -904,8 +908,11 @@ void zmm_exit(void)
     request_flush();
     if (zmm_opt.leaks == LEAKS_OFF)
         return;
+    /* A fork child reports what it allocated itself: the blocks born before the fork are the
+     * parent's (and its report's), and roots here where the child has written them. */
     struct report_opts ro = { .when = "at exit", .trigger = "exit", .at_exit = true,
-                              .request = atomic_load(&track_request) };
+                              .request = atomic_load(&track_request), .first = track_born,
+                              .last = track_born ? UINT32_MAX : 0, .born = track_born };
     spin_lock(&request_lock);           /* not while the request thread writes a report */
     bool leaked = report_leaks(&ro, NULL);
     spin_unlock(&request_lock);

@@ -161,6 +161,8 @@ static void text_frame(struct out *o, unsigned i, const struct symbol *s)
         out_printf(o, " %s:%u", base_name(s->file), s->line);
     if (s->object[0])
         out_printf(o, " (%s+0x%lx)", base_name(s->object), (unsigned long)s->offset);
+    else                                /* unloaded before the report, as LeakSanitizer says */
+        out_printf(o, " (<unknown module>)");
     out_write(o, "\n", 1);
 }
 
@@ -375,7 +377,8 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
     track_guard = true;
     struct scan_opts so = { .at_exit = ro->at_exit, .own_thread = ro->own_thread,
                             .reachable = zmm_opt.leaks == LEAKS_REACHABLE || ro->retained,
-                            .first = ro->first, .last = ro->last, .stack_from = ro->stack_from };
+                            .first = ro->first, .last = ro->last, .born = ro->born,
+                            .stack_from = ro->stack_from };
     struct scan_result r;
     bool leaked = false;
     if (leaked_blocks)
@@ -387,6 +390,15 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
     }
     if (ro->silent) {                   /* reclaim only: no groups, no symbols */
         if (leaked_blocks)
+            *leaked_blocks = r;
+        else
+            scan_release(&r);
+        track_guard = was;
+        return false;
+    }
+    bool json = zmm_opt.report_format == FORMAT_JSON;
+    if (!r.count && !(ro->at_exit && (json || atomic_load_explicit(&track_untracked, memory_order_relaxed)))) {
+        if (leaked_blocks)                 /* nothing to say */
             *leaked_blocks = r;
         else
             scan_release(&r);
@@ -410,10 +422,8 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
             leaked |= report_part(&one, &w, r.items + i, j - i);
         }
     }
-    if (w.symbols && ro->at_exit)
-        symbol_close();
-    else if (w.symbols)
-        symbol_end();
+    if (w.symbols)
+        symbol_end();                   /* at exit too: nothing is freed while the process ends */
     os_unmap_scratch(w.frames, STACK_DEPTH_MAX * sizeof(struct symbol));
     os_unmap_scratch(w.groups, gbytes);
     if (leaked_blocks)

@@ -10,6 +10,7 @@ struct report_opts {
     uint32_t request;           /* JSON: the request the report is about, but per request */
     uint32_t first, last;       /* only blocks born in requests FIRST..LAST; 0, 0 for all */
     bool per_request;           /* a report for each of them ("request N"), in order */
+    uint32_t born;              /* a fork child's first request: see scan_opts */
     bool at_exit;               /* the calling thread is exiting */
     bool own_thread;            /* the calling thread is zmm's (the request worker) */
     bool silent;                /* scan (for reclaim) but write nothing */

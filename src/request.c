@@ -94,9 +94,11 @@ static long now_ns(void)
     return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-/* The requests ended since the last pass are scanned together, and a pass that took T is
- * followed by at least T of rest (at most a second), so that a program ending requests faster
- * than its heap can be scanned still runs at least half of the time. */
+/* The requests ended since the last pass are scanned together, and a long pass (a tenth of a
+ * second or more) that took T is followed by T of rest (at most a second), so that a program
+ * ending requests faster than its heap can be scanned still runs at least half of the time.
+ * A short pass is not: each request of a small heap gets a scan of its own, soon after it
+ * ended, while the program's registers and stack still hold what they held then. */
 static void *request_worker(void *arg)
 {
     (void)arg;
@@ -110,12 +112,13 @@ static void *request_worker(void *arg)
         bool crossed = !atomic_load(&closing) && request_cross(false);
         atomic_store(&crossing, false);
         check_handler();
-        if (crossed) {
-            long rest = now_ns() - start;
+        long rest = now_ns() - start;
+        if (crossed && rest >= 100000000L) {
             struct timespec pause = { 0, rest < 999999999L ? rest : 999999999L };
             nanosleep(&pause, NULL);
-            continue;
         }
+        if (crossed)
+            continue;
         struct timespec second = { 1, 0 };
         syscall(SYS_futex, &wake, FUTEX_WAIT_PRIVATE, seen, &second, NULL, 0);
     }

@@ -11,6 +11,8 @@ struct scan_opts {
     bool own_thread;            /* the calling thread is zmm's: its stack holds no roots */
     bool reachable;             /* also list reachable blocks (SCAN_REACHABLE) */
     uint32_t first, last;       /* only blocks born in requests FIRST..LAST; 0, 0 for all */
+    uint32_t born;              /* a fork child's first request (0: not a fork child): blocks
+                                   born before it are roots, read only where written since */
     uintptr_t stack_from;       /* not at exit: the caller's stack holds roots from here up */
 };
 

@@ -94,7 +94,7 @@ static void object_lookup(uintptr_t pc, struct symbol *s)
 typedef char *cxa_demangle_fn(const char *, char *, size_t *, int *);
 
 /* C++ names are demangled by the program's own C++ runtime when it has one; a C program
- * keeps the mangled name. */
+ * keeps the mangled name. A symbol version is left out. */
 static void function_name(char *dst, size_t cap, const char *name)
 {
     if (!name)
@@ -113,6 +113,9 @@ static void function_name(char *dst, size_t cap, const char *name)
         free(plain);
     }
     copy_text(dst, cap, name);
+    char *version = strchr(dst, '@');  /* a symbol table's "__libc_start_main@@GLIBC_2.34" */
+    if (version && version != dst)
+        *version = '\0';
 }
 
 /* Without libdw: the dynamic symbol that contains pc, if the object exports one. */
@@ -458,6 +461,17 @@ static void dw_line(Dwarf_Die *cu, Dwarf_Addr addr, struct symbol *s)
     s->line = (unsigned)lineno;
 }
 
+/* The C runtime (libc, the loader): the frames every stack ends in (startup) or passes
+ * through (strdup, fopen). Their names come from the symbol tables; their DWARF, where
+ * Debian's libc6-dbg installs it, is compressed and large (decompressing it cost a short
+ * process 200 ms per report), and its file:line tells nothing about the program's leak. */
+static bool runtime_object(const char *object)
+{
+    const char *base = strrchr(object, '/');
+    base = base ? base + 1 : object;
+    return !strncmp(base, "libc.so.", 8) || !strncmp(base, "ld-linux", 8);
+}
+
 static void dw_describe(uintptr_t pc, struct symbol *s)
 {
     Dwfl_Module *mod = dw.addrmodule(dw_session, pc);
@@ -466,7 +480,7 @@ static void dw_describe(uintptr_t pc, struct symbol *s)
     if (!mod)
         return;
     Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = dw_unit(mod, pc, &bias);
+    Dwarf_Die *cu = runtime_object(s->object) ? NULL : dw_unit(mod, pc, &bias);
     function_name(s->function, sizeof s->function, dw_name(mod, cu, pc, bias));
     if (cu)
         dw_line(cu, pc - bias, s);
