@@ -26,6 +26,7 @@
 #include "sys.h"
 #include "depot.h"
 #include "track.h"
+#include "world.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -71,6 +72,7 @@ static ZMM_COLD void alloc_boot(void)
     options_load(environ);
     sys_init();
     os_configure((unsigned)zmm_opt.mem_type, zmm_opt.huge_pages, zmm_opt.fail_map.s);
+    world_configure((unsigned)zmm_opt.world);
     limit_set(zmm_opt.memory_limit);
     system_only = !zmm_opt.alloc;
     stacks = zmm_opt.leaks != LEAKS_OFF || zmm_opt.request_retained;

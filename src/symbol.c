@@ -15,6 +15,7 @@
 #include "sys.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,20 +166,28 @@ static Dwfl *dw_session;
 static struct fd_mark dw_files[DW_FILES];  /* the descriptors the session's finders opened */
 static unsigned dw_file_count;
 
-/* A descriptor a finder opened for the session: moved up and remembered. */
+/* A descriptor a finder opened for the session: moved up and remembered (in the place of a
+ * number libdw had before and closed itself). */
 static int dw_keep(int fd)
 {
     fd = fd_move(fd);
-    if (fd >= 0 && dw_file_count < DW_FILES)
-        fd_mark(&dw_files[dw_file_count++], fd);
+    unsigned i = 0;
+    while (i < dw_file_count && dw_files[i].fd != fd)
+        i++;
+    if (fd >= 0 && i < DW_FILES) {
+        fd_mark(&dw_files[i], fd);
+        dw_file_count += i == dw_file_count;
+    }
     return fd;
 }
 
-/* Are all of the session's descriptors still the files libdw opened? */
+/* Is none of the session's descriptors now another file under the same number (opened by the
+ * program after it closed libdw's)? A closed one is harmless: libdw may have closed it
+ * itself (a debug file that did not match), and reads from it fail. */
 static bool dw_files_valid(void)
 {
     for (unsigned i = 0; i < dw_file_count; i++)
-        if (!fd_valid(&dw_files[i]))
+        if (!fd_valid(&dw_files[i]) && fcntl(dw_files[i].fd, F_GETFD) != -1)
             return false;
     return true;
 }

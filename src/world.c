@@ -25,6 +25,7 @@
  * A process with no other thread stops nothing. The thread table is mapped once and never
  * unmapped, since a late handler may still look at it. */
 #include "world.h"
+#include "options.h"
 #include "os.h"
 #include "out.h"
 
@@ -48,12 +49,12 @@
 #define STOP_WAIT_NS 2000000000L        /* a thread that takes longer is missed */
 #define STOP_ROUNDS 16                  /* listings of the threads while new ones appear */
 
-enum { MODE_AUTO, MODE_PTRACE, MODE_SIGNAL };
+enum { MODE_AUTO = WORLD_AUTO, MODE_PTRACE = WORLD_PTRACE, MODE_SIGNAL = WORLD_SIGNAL };
 enum { BY_NONE, BY_PTRACE, BY_SIGNAL };
 
 static struct world_thread *table;
 static size_t count;
-static int mode = -1;                   /* MODE_*, from ZMM_WORLD on the first stop */
+static int mode = MODE_AUTO;            /* MODE_*, from ZMM_WORLD (world_configure) */
 static int stopped_by;                  /* BY_*: how the current stop was made */
 static int task_dir = -1;               /* /proc/self/task while the world is stopped */
 static struct timespec since;           /* when the current stop began */
@@ -684,18 +685,9 @@ static void signal_resume(void)
 
 /* ---- the interface ---------------------------------------------------------------- */
 
-static void world_configure(void)
+void world_configure(unsigned how)
 {
-    const char *v = getenv("ZMM_WORLD");
-    mode = MODE_AUTO;
-    if (!v || !*v || !strcmp(v, "auto"))
-        return;
-    if (!strcmp(v, "ptrace"))
-        mode = MODE_PTRACE;
-    else if (!strcmp(v, "signal"))
-        mode = MODE_SIGNAL;
-    else
-        out_warn("ZMM_WORLD=%s: not auto, ptrace or signal; using the default (auto)", v);
+    mode = (int)how;
 }
 
 size_t world_stop(struct world_thread **threads)
@@ -703,8 +695,6 @@ size_t world_stop(struct world_thread **threads)
     count = 0;
     *threads = NULL;
     stopped_by = BY_NONE;
-    if (mode < 0)
-        world_configure();
     if (!table)
         table = os_map_meta(WORLD_BYTES);
     if (!table)

@@ -25,6 +25,8 @@ struct world_thread {
 #define WORLD_TRACER_STACK ((size_t)64 << 10)
 #define WORLD_BYTES (align_up(WORLD_MAX * sizeof(struct world_thread), PAGE_SIZE) + WORLD_TRACER_STACK)
 
+/* ZMM_WORLD: enum world_mode of options.h. */
+void world_configure(unsigned how);
 /* Stops every other thread (the caller's heap locks held, so none is inside zmm); the table
  * stays valid until world_resume. Returns how many threads it lists. */
 size_t world_stop(struct world_thread **threads);

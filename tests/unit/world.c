@@ -7,6 +7,7 @@
  * usage: unit-world                       the checks, 8 threads, 50 stops
  *        unit-world bench N STOPS [spin]   the mean time of a stop and resume with N sleeping
  *                                          (or spinning) threads, in microseconds */
+#include "options.h"
 #include "world.h"
 #include "unit.h"
 
@@ -131,6 +132,12 @@ static int bench(unsigned n, unsigned stops, bool spinning)
 
 int main(int argc, char **argv)
 {
+    /* the engine's options are not loaded here: ZMM_WORLD read as the preload's start-up would */
+    const char *how = getenv("ZMM_WORLD");
+    size_t how_mode = WORLD_AUTO;
+    if (how && !options_parse_world(how, &how_mode))
+        how_mode = WORLD_AUTO;
+    world_configure((unsigned)how_mode);
     if (argc >= 4 && !strcmp(argv[1], "bench"))
         return bench((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]), argc > 4 && !strcmp(argv[4], "spin"));
 
