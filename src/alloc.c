@@ -26,6 +26,7 @@
 #include "sys.h"
 #include "depot.h"
 #include "track.h"
+#include "world.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -56,6 +57,8 @@ static void alloc_fork_child(void)
     heap_after_fork();
     depot_after_fork();
     request_after_fork();
+    if (tracking)
+        track_forked();
 }
 
 static ZMM_COLD void alloc_boot(void)
@@ -69,6 +72,7 @@ static ZMM_COLD void alloc_boot(void)
     options_load(environ);
     sys_init();
     os_configure((unsigned)zmm_opt.mem_type, zmm_opt.huge_pages, zmm_opt.fail_map.s);
+    world_configure((unsigned)zmm_opt.world);
     limit_set(zmm_opt.memory_limit);
     system_only = !zmm_opt.alloc;
     stacks = zmm_opt.leaks != LEAKS_OFF || zmm_opt.request_retained;
@@ -601,7 +605,9 @@ static void *tracked_alloc(size_t align, size_t n)
     uint32_t stack = stacks ? track_capture(heap_self) : DEPOT_NONE;
     struct zmm_heap *h = tracked_enter();
     uint64_t carved = h->bins.carved;
+    limit_asking(extra ? n : 0);        /* the limit's message names the program's size */
     void *p = align ? heap_aligned(h, align, n + extra) : heap_malloc(h, n + extra);
+    limit_asking(0);
     if (p && tracking) {
         /* The free-list link left in the block would make one leak point to the next. */
         memset(p, 0, sizeof(struct zmm_slot));
@@ -826,14 +832,12 @@ void *zmm_dlopen(const char *file, int mode)
 
 static spinlock_t request_lock;     /* one report at a time (libdw's session is one) */
 
-/* Request ENDED is over: report its unreachable blocks (ZMM_LEAKS) and, with
- * ZMM_REQUEST_RECLAIM, free them. */
-static void request_close(uint32_t ended, const char *trigger, bool own_thread, bool at_exit,
-                          uintptr_t stack_from)
+/* Requests FIRST..LAST are over: report the unreachable blocks of each (ZMM_LEAKS), from one
+ * scan, and with ZMM_REQUEST_RECLAIM, free them. */
+static void request_close(uint32_t first, uint32_t last, const char *trigger, bool own_thread,
+                          bool at_exit, uintptr_t stack_from)
 {
-    char when[32];
-    out_format(when, sizeof when, "request %u", ended);
-    struct report_opts ro = { .when = when, .trigger = trigger, .request = ended, .only_request = ended,
+    struct report_opts ro = { .trigger = trigger, .first = first, .last = last, .per_request = true,
                               .own_thread = own_thread, .at_exit = at_exit, .stack_from = stack_from,
                               .silent = !stacks, .retained = zmm_opt.request_retained };
     struct scan_result leaked;
@@ -848,10 +852,11 @@ static void request_close(uint32_t ended, const char *trigger, bool own_thread, 
     }
 }
 
-/* From ZMM_REQUEST_SIGNAL, on zmm's request thread (or at exit). */
-static void request_from_signal(uint32_t ended, bool at_exit)
+/* From ZMM_REQUEST_SIGNAL, on zmm's request thread (or at exit): the requests ended since the
+ * last time, together. */
+static void request_from_signal(uint32_t first, uint32_t last, bool at_exit)
 {
-    request_close(ended, "request", !at_exit, at_exit, 0);
+    request_close(first, last, "request", !at_exit, at_exit, 0);
 }
 
 /* Ends the current request N (new blocks are born in N + 1 at once); the caller's frames are
@@ -861,7 +866,7 @@ static ZMM_NOINLINE uint32_t request_from_api(const char *trigger)
     if (!alloc_ready() || !tracking)
         return track_next_request() + 1;
     uint32_t ended = track_next_request();
-    request_close(ended, trigger, false, false, (uintptr_t)__builtin_frame_address(0));
+    request_close(ended, ended, trigger, false, false, (uintptr_t)__builtin_frame_address(0));
     return ended + 1;
 }
 
@@ -905,8 +910,11 @@ void zmm_exit(void)
     request_flush();
     if (zmm_opt.leaks == LEAKS_OFF)
         return;
+    /* A fork child reports what it allocated itself: the blocks born before the fork are the
+     * parent's (and its report's), and roots here where the child has written them. */
     struct report_opts ro = { .when = "at exit", .trigger = "exit", .at_exit = true,
-                              .request = atomic_load(&track_request) };
+                              .request = atomic_load(&track_request), .first = track_born,
+                              .last = track_born ? UINT32_MAX : 0, .born = track_born };
     spin_lock(&request_lock);           /* not while the request thread writes a report */
     bool leaked = report_leaks(&ro, NULL);
     spin_unlock(&request_lock);

@@ -66,6 +66,14 @@ static int dup_high(int fd)
     return high;
 }
 
+int fd_copy(int fd)
+{
+    int saved = errno;
+    int high = fd < 0 ? -1 : dup_high(fd);
+    errno = saved;
+    return high;
+}
+
 int fd_move(int fd)
 {
     if (fd < 0)

@@ -18,6 +18,8 @@ int fd_floor(void);
 /* FD moved to fd_floor() or above, close-on-exec; the original number is closed. Returns the
  * new number, or FD itself (close-on-exec) when no number up there is free. */
 int fd_move(int fd);
+/* A copy of FD at fd_floor() or above, close-on-exec; -1 if there is none to be had. */
+int fd_copy(int fd);
 /* Remembers FD (-1 for none) and the file it is now. */
 void fd_mark(struct fd_mark *m, int fd);
 /* Is M's descriptor still the file zmm took (the program may have closed it and opened one

@@ -10,6 +10,7 @@
 
 static atomic_size_t in_use, peak;
 static atomic_size_t limit = OPT_UNSET;
+static __thread size_t asking __attribute__((tls_model("initial-exec")));
 
 bool limit_take(size_t bytes)
 {
@@ -30,10 +31,15 @@ void limit_give(size_t bytes)
     atomic_fetch_sub_explicit(&in_use, bytes, memory_order_relaxed);
 }
 
+void limit_asking(size_t n)
+{
+    asking = n;
+}
+
 void limit_exhausted(size_t tried)
 {
     out_warn("Allowed memory size of %zu bytes exhausted (tried to allocate %zu bytes)",
-             atomic_load(&limit), tried);
+             atomic_load(&limit), asking ? asking : tried);
 }
 
 void limit_request_exhausted(size_t limit, uint32_t request, size_t tried)

@@ -142,6 +142,12 @@ bool options_parse_signal(const char *s, void *out)
     return set_number(out, v);
 }
 
+bool options_parse_world(const char *s, void *out)
+{
+    static const char *const names[] = { "auto", "ptrace", "signal" };
+    return parse_name(s, names, 3, out);
+}
+
 bool options_parse_text(const char *s, void *out)
 {
     opt_text_t *t = out;

@@ -5,6 +5,7 @@
 #include "defs.h"
 
 enum mem_type { MEM_MMAP_ANON, MEM_MMAP_ZERO, MEM_MALLOC };
+enum world_mode { WORLD_AUTO, WORLD_PTRACE, WORLD_SIGNAL };
 
 /*  X(NAME,        kind,    field,        default,     description) */
 #define ZMM_OPTIONS(X) \
@@ -26,7 +27,8 @@ enum mem_type { MEM_MMAP_ANON, MEM_MMAP_ZERO, MEM_MALLOC };
     X(REQUEST_SIGNAL, signal, request_signal, "none",   "signal that marks a request boundary: USR2, SIGUSR1, 12, RTMIN+3 ...") \
     X(REQUEST_RETAINED, flag, request_retained, "0",    "1 also lists, per stack, the blocks born in an ended request that are still reachable") \
     X(REQUEST_LIMIT, size,   request_limit, "-1",       "bytes born in one request and still live past which allocation fails with PHP's message; -1 is unlimited") \
-    X(FAIL_MAP,     text,    fail_map,     "",          "fault injection for tests: the Nth mapping zmm asks the OS for fails (N+: and every later one)")
+    X(FAIL_MAP,     text,    fail_map,     "",          "fault injection for tests: the Nth mapping zmm asks the OS for fails (N+: and every later one)") \
+    X(WORLD,        world,   world,        "auto",      "how threads are stopped for a scan: auto (ptrace, else signals), ptrace (warn when it falls back) or signal")
 
 #define OPT_UNSET ((size_t)-1)   /* "adaptive" / "-1" for size options, "unchanged" exit code */
 #define STACK_DEPTH_MAX 64
@@ -43,6 +45,7 @@ typedef struct { char s[1024]; } opt_text_t;
 #define OPT_TYPE_exitcode size_t
 #define OPT_TYPE_depth    size_t
 #define OPT_TYPE_signal   size_t
+#define OPT_TYPE_world    size_t
 #define OPT_TYPE_text     opt_text_t
 
 struct zmm_options {
@@ -71,6 +74,7 @@ bool options_parse_format(const char *s, void *out);
 bool options_parse_exitcode(const char *s, void *out);
 bool options_parse_depth(const char *s, void *out);
 bool options_parse_signal(const char *s, void *out);
+bool options_parse_world(const char *s, void *out);
 bool options_parse_text(const char *s, void *out);
 
 #endif

@@ -210,3 +210,30 @@ bool os_resident(const void *p, size_t size, unsigned char *vec)
     errno = saved;
     return ok;
 }
+
+int os_pagemap_open(void)
+{
+    return open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+/* /proc/self/pagemap: bit 63 present, 62 swapped, 56 mapped by this process only. */
+bool os_written(int pagemap, const void *p, size_t size, unsigned char *vec)
+{
+    uint64_t e[CHUNK_SIZE / PAGE_SIZE];
+    uintptr_t first = (uintptr_t)p >> PAGE_SHIFT;
+    size_t pages = size >> PAGE_SHIFT;
+    int saved = errno;
+    for (size_t done = 0; done < pages;) {
+        size_t n = pages - done < sizeof e / sizeof e[0] ? pages - done : sizeof e / sizeof e[0];
+        ssize_t got = pread(pagemap, e, n * sizeof e[0], (off_t)((first + done) * sizeof e[0]));
+        if (got != (ssize_t)(n * sizeof e[0])) {
+            errno = saved;
+            return false;
+        }
+        for (size_t i = 0; i < n; i++)
+            vec[done + i] = (e[i] >> 62 & 1) || ((e[i] >> 63 & 1) && (e[i] >> 56 & 1));
+        done += n;
+    }
+    errno = saved;
+    return true;
+}

@@ -30,5 +30,11 @@ void os_unmap_scratch(void *p, size_t size);
 /* Which pages of [p, p + size) are in memory: one byte per page in VEC (bit 0); false if
  * the range is not all mapped. */
 bool os_resident(const void *p, size_t size, unsigned char *vec);
+/* /proc/self/pagemap, opened for os_written (the caller closes it). */
+int os_pagemap_open(void);
+/* In a fork child: which pages of [p, p + size) (page multiples) may have been written since
+ * the fork: one byte per page in VEC, 1 for a page this process alone maps (or swapped out), 0
+ * for one still shared with the parent, or never touched. False if PAGEMAP cannot tell. */
+bool os_written(int pagemap, const void *p, size_t size, unsigned char *vec);
 
 #endif

@@ -172,7 +172,7 @@ size_t out_format(char *buf, size_t size, const char *fmt, ...)
 void out_keep_stderr(void)
 {
     if (report_copy.fd < 0)
-        fd_mark(&report_copy, fd_move(fcntl(2, F_DUPFD_CLOEXEC, 0)));
+        fd_mark(&report_copy, fd_copy(2));
 }
 
 int out_report_fd(void)

@@ -9,6 +9,9 @@
 
 _Atomic(_Atomic uint64_t *) registry_top[1u << REG_TOP_BITS];
 static spinlock_t leaf_lock;
+/* The slots of each leaf ever given an entry lie in [lo, hi]: a walk reads only those (a
+ * leaf has 16,384 slots, a process uses a few hundred). */
+static _Atomic uint16_t leaf_lo[1u << REG_TOP_BITS], leaf_hi[1u << REG_TOP_BITS];
 
 #define SLOT_INDEX(addr) (((addr) >> CHUNK_SHIFT) & (REG_LEAF_SLOTS - 1))
 
@@ -22,6 +25,7 @@ static _Atomic uint64_t *registry_leaf(uintptr_t addr)
     leaf = atomic_load_explicit(&registry_top[t], memory_order_acquire);
     if (!leaf) {
         leaf = os_map_meta(2 * sizeof(uint64_t) * REG_LEAF_SLOTS);
+        atomic_store_explicit(&leaf_lo[t], REG_LEAF_SLOTS - 1, memory_order_relaxed);
         if (leaf)
             atomic_store_explicit(&registry_top[t], leaf, memory_order_release);
     }
@@ -36,6 +40,16 @@ bool registry_set(uintptr_t addr, uint64_t entry)
     _Atomic uint64_t *leaf = registry_leaf(addr);
     if (!leaf)
         return false;
+    size_t t = addr >> (CHUNK_SHIFT + REG_LEAF_BITS);
+    uint16_t i = (uint16_t)SLOT_INDEX(addr);
+    uint16_t lo = atomic_load_explicit(&leaf_lo[t], memory_order_relaxed);
+    while (entry && i < lo && !atomic_compare_exchange_weak_explicit(&leaf_lo[t], &lo, i, memory_order_relaxed,
+                                                                      memory_order_relaxed))
+        ;
+    uint16_t hi = atomic_load_explicit(&leaf_hi[t], memory_order_relaxed);
+    while (entry && i > hi && !atomic_compare_exchange_weak_explicit(&leaf_hi[t], &hi, i, memory_order_relaxed,
+                                                                      memory_order_relaxed))
+        ;
     atomic_store_explicit(&leaf[SLOT_INDEX(addr)], entry, memory_order_release);
     return true;
 }
@@ -54,7 +68,8 @@ void registry_walk(void (*fn)(uintptr_t slot, uint64_t entry, void *ctx), void *
 {
     for (size_t t = 0; t < (1u << REG_TOP_BITS); t++) {
         _Atomic uint64_t *leaf = atomic_load_explicit(&registry_top[t], memory_order_acquire);
-        for (size_t i = 0; leaf && i < REG_LEAF_SLOTS; i++) {
+        size_t hi = leaf ? atomic_load_explicit(&leaf_hi[t], memory_order_relaxed) : 0;
+        for (size_t i = leaf ? atomic_load_explicit(&leaf_lo[t], memory_order_relaxed) : 1; i <= hi; i++) {
             uint64_t e = atomic_load_explicit(&leaf[i], memory_order_acquire);
             if (e)
                 fn((t << (CHUNK_SHIFT + REG_LEAF_BITS)) | (i << CHUNK_SHIFT), e, ctx);

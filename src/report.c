@@ -70,6 +70,12 @@ static void heap_sort(void *items, size_t n, size_t size, cmp_fn cmp)
     }
 }
 
+static int by_request(const void *a, const void *b)
+{
+    const struct scan_item *x = a, *y = b;
+    return x->request < y->request ? -1 : x->request > y->request;
+}
+
 static int by_kind_stack(const void *a, const void *b)
 {
     const struct scan_item *x = a, *y = b;
@@ -102,12 +108,12 @@ static unsigned frames_of(uint32_t stack, struct symbol *frames)
     return n;
 }
 
-static size_t group_items(struct scan_result *r, struct group *groups)
+static size_t group_items(struct scan_item *items, size_t count, struct group *groups)
 {
-    heap_sort(r->items, r->count, sizeof *r->items, by_kind_stack);
+    heap_sort(items, count, sizeof *items, by_kind_stack);
     size_t n = 0;
-    for (size_t i = 0; i < r->count; i++) {
-        const struct scan_item *it = &r->items[i];
+    for (size_t i = 0; i < count; i++) {
+        const struct scan_item *it = &items[i];
         if (!n || groups[n - 1].kind != it->kind || groups[n - 1].stack != it->stack)
             groups[n++] = (struct group){ it->stack, it->kind, 0, 0, -1 };
         groups[n - 1].bytes += it->size;
@@ -155,6 +161,8 @@ static void text_frame(struct out *o, unsigned i, const struct symbol *s)
         out_printf(o, " %s:%u", base_name(s->file), s->line);
     if (s->object[0])
         out_printf(o, " (%s+0x%lx)", base_name(s->object), (unsigned long)s->offset);
+    else                                /* unloaded before the report, as LeakSanitizer says */
+        out_printf(o, " (<unknown module>)");
     out_write(o, "\n", 1);
 }
 
@@ -322,13 +330,55 @@ void report_where(uintptr_t pc, char *buf, size_t cap)
 
 /* ---- the report -------------------------------------------------------------------- */
 
+struct writer {
+    struct group *groups;           /* room for every item of the scan */
+    struct symbol *frames;
+    bool symbols;                   /* a symbol session is open */
+};
+
+/* The report of ITEMS[0..COUNT), the blocks of one report (RO, with WHEN and REQUEST for its
+ * header); true if it has unsuppressed leaks. Nothing to name, nothing loaded: a clean report
+ * (but at exit in JSON, or with blocks the tracking could not see) writes nothing. */
+static bool report_part(const struct report_opts *ro, struct writer *w, struct scan_item *items, size_t count)
+{
+    static struct used used[SUPPRESS_SHOWN];
+    size_t n = group_items(items, count, w->groups);
+    bool json = zmm_opt.report_format == FORMAT_JSON;
+    bool blind = ro->at_exit && atomic_load_explicit(&track_untracked, memory_order_relaxed);
+    if (!n && !blind && !(json && ro->at_exit))
+        return false;
+    if (n && !w->symbols) {
+        symbol_begin();
+        suppress_load(zmm_opt.suppressions.s);
+        w->symbols = true;
+    }
+    struct totals t = { 0 };
+    memset(used, 0, sizeof used);
+    apply_suppressions(w->groups, n, &t, used, w->frames);
+    bool leaked = t.blocks[SCAN_DIRECT] + t.blocks[SCAN_INDIRECT] > 0;
+    bool kept = ro->retained && t.blocks[SCAN_REACHABLE] > 0;
+    if (leaked || kept || blind || (json && ro->at_exit)) {     /* a clean request is quiet */
+        struct out o;
+        out_open(&o, report_open());
+        if (json)
+            json_report(&o, ro, w->groups, n, &t, w->frames);
+        else
+            text_report(&o, ro, w->groups, n, &t, used, w->frames);
+        out_flush(&o);
+        if (o.fd != out_report_fd())
+            close(o.fd);
+    }
+    return leaked;
+}
+
 bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_blocks)
 {
     bool was = track_guard;
     track_guard = true;
     struct scan_opts so = { .at_exit = ro->at_exit, .own_thread = ro->own_thread,
                             .reachable = zmm_opt.leaks == LEAKS_REACHABLE || ro->retained,
-                            .request = ro->only_request, .stack_from = ro->stack_from };
+                            .first = ro->first, .last = ro->last, .born = ro->born,
+                            .stack_from = ro->stack_from };
     struct scan_result r;
     bool leaked = false;
     if (leaked_blocks)
@@ -346,39 +396,36 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         track_guard = was;
         return false;
     }
-    size_t gbytes = (r.count ? r.count : 1) * sizeof(struct group);
-    struct group *groups = os_map_scratch(gbytes);
-    struct symbol *frames = os_map_scratch(STACK_DEPTH_MAX * sizeof *frames);
-    static struct used used[SUPPRESS_SHOWN];
-    if (groups && frames) {
-        size_t n = group_items(&r, groups);
-        struct totals t = { 0 };
-        memset(used, 0, sizeof used);
-        symbol_begin();
-        suppress_load(zmm_opt.suppressions.s);
-        apply_suppressions(groups, n, &t, used, frames);
-        leaked = t.blocks[SCAN_DIRECT] + t.blocks[SCAN_INDIRECT] > 0;
-        bool json = zmm_opt.report_format == FORMAT_JSON;
-        bool kept = ro->retained && t.blocks[SCAN_REACHABLE] > 0;
-        bool blind = ro->at_exit && atomic_load_explicit(&track_untracked, memory_order_relaxed);
-        if (leaked || kept || blind || (json && ro->at_exit)) {     /* a clean request is quiet */
-            struct out o;
-            out_open(&o, report_open());
-            if (json)
-                json_report(&o, ro, groups, n, &t, frames);
-            else
-                text_report(&o, ro, groups, n, &t, used, frames);
-            out_flush(&o);
-            if (o.fd != out_report_fd())
-                close(o.fd);
-        }
-        if (ro->at_exit)
-            symbol_close();
+    bool json = zmm_opt.report_format == FORMAT_JSON;
+    if (!r.count && !(ro->at_exit && (json || atomic_load_explicit(&track_untracked, memory_order_relaxed)))) {
+        if (leaked_blocks)                 /* nothing to say */
+            *leaked_blocks = r;
         else
-            symbol_end();
+            scan_release(&r);
+        track_guard = was;
+        return false;
     }
-    os_unmap_scratch(frames, STACK_DEPTH_MAX * sizeof *frames);
-    os_unmap_scratch(groups, gbytes);
+    size_t gbytes = (r.count ? r.count : 1) * sizeof(struct group);
+    struct writer w = { os_map_scratch(gbytes), os_map_scratch(STACK_DEPTH_MAX * sizeof(struct symbol)), false };
+    if (w.groups && w.frames && !ro->per_request) {
+        leaked = report_part(ro, &w, r.items, r.count);
+    } else if (w.groups && w.frames) {
+        heap_sort(r.items, r.count, sizeof *r.items, by_request);
+        for (size_t i = 0, j; i < r.count; i = j) {
+            for (j = i + 1; j < r.count && r.items[j].request == r.items[i].request;)
+                j++;
+            char when[32];
+            out_format(when, sizeof when, "request %u", r.items[i].request);
+            struct report_opts one = *ro;
+            one.when = when;
+            one.request = r.items[i].request;
+            leaked |= report_part(&one, &w, r.items + i, j - i);
+        }
+    }
+    if (w.symbols)
+        symbol_end();                   /* at exit too: nothing is freed while the process ends */
+    os_unmap_scratch(w.frames, STACK_DEPTH_MAX * sizeof(struct symbol));
+    os_unmap_scratch(w.groups, gbytes);
     if (leaked_blocks)
         *leaked_blocks = r;
     else

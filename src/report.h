@@ -5,10 +5,12 @@
 #include "scan.h"
 
 struct report_opts {
-    const char *when;           /* the header's parenthesis: "at exit", "request 3" */
+    const char *when;           /* the header's parenthesis ("at exit"), but per request */
     const char *trigger;        /* JSON: "exit", "request" or "api" */
-    uint32_t request;           /* JSON: the request the report is about */
-    uint32_t only_request;      /* only blocks born in this request; 0 for all */
+    uint32_t request;           /* JSON: the request the report is about, but per request */
+    uint32_t first, last;       /* only blocks born in requests FIRST..LAST; 0, 0 for all */
+    bool per_request;           /* a report for each of them ("request N"), in order */
+    uint32_t born;              /* a fork child's first request: see scan_opts */
     bool at_exit;               /* the calling thread is exiting */
     bool own_thread;            /* the calling thread is zmm's (the request worker) */
     bool silent;                /* scan (for reclaim) but write nothing */
@@ -16,7 +18,8 @@ struct report_opts {
     uintptr_t stack_from;       /* not at exit: the caller's live stack starts here */
 };
 
-/* Scans and writes the report; true if unsuppressed leaks (direct or indirect) were found.
+/* Scans once and writes the report (or one per request); true if unsuppressed leaks (direct
+ * or indirect) were found. Symbols are loaded only when there is something to name.
  * With LEAKED, the leaked blocks themselves (suppressed ones included) are handed over there
  * (scan_release gives the memory back); else LEAKED->count is 0. */
 bool report_leaks(const struct report_opts *ro, struct scan_result *leaked);

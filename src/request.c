@@ -21,9 +21,9 @@
 
 #define QUEUE 256                       /* ended requests waiting for the worker, at most */
 
-static void (*cross)(uint32_t ended, bool at_exit);
+static void (*cross)(uint32_t first, uint32_t last, bool at_exit);
 static int signo;
-static uint32_t queue[QUEUE];
+static _Atomic uint32_t queue[QUEUE];      /* 0: a slot not written yet (or taken) */
 static _Atomic uint32_t queued, taken;  /* counts: queue[i % QUEUE] for taken <= i < queued */
 static _Atomic unsigned wake;           /* the worker's futex word */
 static _Atomic int worker;              /* 0 none, 1 starting or running */
@@ -68,18 +68,37 @@ static void check_handler(void)
              "(zmm_request_end() always works)", signo);
 }
 
-/* The oldest queued request, taken by one thread only (the worker, or the thread at exit). */
-static bool request_take(uint32_t *ended)
+/* The queued requests, oldest first, taken by one thread only (the worker, or the thread at
+ * exit) and crossed together; false if none was queued. A slot a handler has counted but not
+ * yet written ends the batch (it is taken next time). */
+static bool request_cross(bool at_exit)
 {
-    uint32_t t = atomic_load(&taken);
-    do {
-        if (t == atomic_load(&queued))
-            return false;
-        *ended = queue[t % QUEUE];
-    } while (!atomic_compare_exchange_weak(&taken, &t, t + 1));
-    return true;
+    uint32_t t = atomic_load(&taken), q = atomic_load(&queued), first = 0, last = 0;
+    for (; t != q; t++) {
+        uint32_t ended = atomic_exchange(&queue[t % QUEUE], 0);
+        if (!ended)
+            break;
+        first = first ? first : ended;
+        last = ended > last ? ended : last;
+    }
+    atomic_store(&taken, t);
+    if (first)
+        cross(first, last, at_exit);
+    return first != 0;
 }
 
+static long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* The requests ended since the last pass are scanned together, and a long pass (a tenth of a
+ * second or more) that took T is followed by T of rest (at most a second), so that a program
+ * ending requests faster than its heap can be scanned still runs at least half of the time.
+ * A short pass is not: each request of a small heap gets a scan of its own, soon after it
+ * ended, while the program's registers and stack still hold what they held then. */
 static void *request_worker(void *arg)
 {
     (void)arg;
@@ -88,12 +107,18 @@ static void *request_worker(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);     /* the program's signals go to its threads */
     for (;;) {
         unsigned seen = atomic_load(&wake);
-        uint32_t ended;
         atomic_store(&crossing, true);  /* before a take: request_flush waits on it */
-        while (!atomic_load(&closing) && request_take(&ended))
-            cross(ended, false);
+        long start = now_ns();
+        bool crossed = !atomic_load(&closing) && request_cross(false);
         atomic_store(&crossing, false);
         check_handler();
+        long rest = now_ns() - start;
+        if (crossed && rest >= 100000000L) {
+            struct timespec pause = { 0, rest < 999999999L ? rest : 999999999L };
+            nanosleep(&pause, NULL);
+        }
+        if (crossed)
+            continue;
         struct timespec second = { 1, 0 };
         syscall(SYS_futex, &wake, FUTEX_WAIT_PRIVATE, seen, &second, NULL, 0);
     }
@@ -117,7 +142,7 @@ static void request_spawn(void)
     pthread_attr_destroy(&attr);
 }
 
-void request_start(int sig, void (*cross_fn)(uint32_t ended, bool at_exit))
+void request_start(int sig, void (*cross_fn)(uint32_t first, uint32_t last, bool at_exit))
 {
     if (!sig || signo)
         return;
@@ -147,9 +172,7 @@ void request_flush(void)
         struct timespec ms = { 0, 1000000 };
         nanosleep(&ms, NULL);
     }
-    uint32_t ended;
-    while (request_take(&ended))
-        cross(ended, true);
+    request_cross(true);
 }
 
 void request_after_fork(void)

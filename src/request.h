@@ -4,10 +4,11 @@
 
 #include "defs.h"
 
-/* Handles SIG (0: none) from now on; CROSS reports (and reclaims) an ended request, on the
- * worker thread (or, for the ones still queued at exit, on the exiting thread). With CROSS
- * NULL (nothing is tracked) a boundary only counts the request, and no worker is started. */
-void request_start(int sig, void (*cross)(uint32_t ended, bool at_exit));
+/* Handles SIG (0: none) from now on; CROSS reports (and reclaims) the requests FIRST..LAST that
+ * ended since it last ran, on the worker thread (or, for the ones still queued at exit, on the
+ * exiting thread). With CROSS NULL (nothing is tracked) a boundary only counts the request,
+ * and no worker is started. */
+void request_start(int sig, void (*cross)(uint32_t first, uint32_t last, bool at_exit));
 /* At exit: the boundaries the worker has not reported yet, reported by the calling thread. */
 void request_flush(void);
 void request_after_fork(void);

@@ -56,6 +56,8 @@ struct scan {
     size_t thread_count;
     uintptr_t self_sp, self_tp;
     struct scan_result *out;
+    uint32_t born;                      /* fork child: only blocks born since (request >=) */
+    int pagemap;                        /* fork child: /proc/self/pagemap, or -1 */
 };
 
 static void exclude(struct scan *s, const void *p, size_t size)
@@ -81,7 +83,7 @@ static void mark_word(struct scan *s, uintptr_t w)
     uintptr_t start;
     size_t size;
     struct zmm_rec *r = track_find(w, &start, &size);
-    if (!r || (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_REACHED))
+    if (!r || r->request < s->born || (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_REACHED))
         return;
     atomic_fetch_or_explicit(&r->state, REC_REACHED, memory_order_relaxed);
     if (s->depth < s->live) {
@@ -108,6 +110,16 @@ static void mark_drain(struct scan *s)
     s->head = s->depth = 0;
 }
 
+/* Which pages of [page, page + size) to read: those in memory; in a fork child, those written
+ * since the fork (the others hold what they held then, when no block born since existed). */
+static bool pages_to_read(struct scan *s, uintptr_t page, size_t size, unsigned char *vec)
+{
+    size = align_up(size, PAGE_SIZE);
+    if (s->pagemap >= 0)
+        return os_written(s->pagemap, (const void *)page, size, vec);
+    return os_resident((const void *)page, size, vec);
+}
+
 /* Words of [lo, hi) in pages that are in memory, skipping zmm's chunks and huge blocks. */
 static void mark_resident(struct scan *s, uintptr_t lo, uintptr_t hi)
 {
@@ -121,7 +133,7 @@ static void mark_resident(struct scan *s, uintptr_t lo, uintptr_t hi)
         end = end < hi ? end : hi;
         if (!ours) {
             uintptr_t page = lo & ~(uintptr_t)(PAGE_SIZE - 1);
-            if (os_resident((void *)page, end - page, vec)) {
+            if (pages_to_read(s, page, end - page, vec)) {
                 for (uintptr_t p = lo; p < end;) {
                     uintptr_t next = ((p & ~(uintptr_t)(PAGE_SIZE - 1)) + PAGE_SIZE);
                     next = next < end ? next : end;
@@ -312,7 +324,8 @@ static void mark_roots(struct scan *s, const char *maps)
 static void count_live(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
 {
     struct scan *s = ctx;
-    (void)r;
+    if (r->request < s->born)
+        return;
     s->live++;
     s->heap_lo = start < s->heap_lo ? start : s->heap_lo;
     s->heap_hi = start + size + 1 > s->heap_hi ? start + size + 1 : s->heap_hi;
@@ -322,10 +335,26 @@ static void seed_runtime(uintptr_t start, size_t size, struct zmm_rec *r, void *
 {
     struct scan *s = ctx;
     uint32_t st = atomic_load_explicit(&r->state, memory_order_relaxed);
-    if ((st & REC_RUNTIME) && !(st & REC_REACHED)) {
+    if ((st & REC_RUNTIME) && !(st & REC_REACHED) && r->request >= s->born) {
         atomic_fetch_or_explicit(&r->state, REC_REACHED, memory_order_relaxed);
         if (s->depth < s->live)
             s->stack[s->depth++] = (struct pending){ start, size };
+    }
+}
+
+/* Fork child: a block born before the fork is a root, read where this process has written it
+ * since (in the pages it alone maps); the rest of it is as it was then. */
+static void mark_inherited(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
+{
+    struct scan *s = ctx;
+    if (r->request >= s->born)
+        return;
+    for (uintptr_t p = start, end = start + size; p < end;) {
+        uintptr_t next = (p & ~(uintptr_t)(PAGE_SIZE - 1)) + PAGE_SIZE;
+        next = next < end ? next : end;
+        if (track_written(p))
+            mark_words(s, p, next);
+        p = next;
     }
 }
 
@@ -333,13 +362,13 @@ static void seed_runtime(uintptr_t start, size_t size, struct zmm_rec *r, void *
 static void mark_indirect(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
 {
     struct scan *s = ctx;
-    if (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_REACHED)
+    if (r->request < s->born || (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_REACHED))
         return;
     for (uintptr_t p = start; p + sizeof(uintptr_t) <= start + size; p += sizeof(uintptr_t)) {
         uintptr_t w = *(const uintptr_t *)p, at;
         size_t n;
         struct zmm_rec *t = w >= s->heap_lo && w < s->heap_hi ? track_find(w, &at, &n) : NULL;
-        if (t && t != r && !(atomic_load_explicit(&t->state, memory_order_relaxed) & REC_REACHED))
+        if (t && t != r && t->request >= s->born && !(atomic_load_explicit(&t->state, memory_order_relaxed) & REC_REACHED))
             atomic_fetch_or_explicit(&t->state, REC_INDIRECT, memory_order_relaxed);
     }
 }
@@ -348,30 +377,53 @@ static void collect(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx)
 {
     struct scan *s = ctx;
     uint32_t st = atomic_load_explicit(&r->state, memory_order_relaxed);
-    atomic_fetch_and_explicit(&r->state, ~(uint32_t)(REC_REACHED | REC_INDIRECT), memory_order_relaxed);
+    if (st & (REC_REACHED | REC_INDIRECT))     /* (a record's page is written only if marked) */
+        atomic_fetch_and_explicit(&r->state, ~(uint32_t)(REC_REACHED | REC_INDIRECT), memory_order_relaxed);
     if (st & REC_RUNTIME)
         return;
-    if (s->opts->request && r->request != s->opts->request)
+    if (s->opts->first && (r->request < s->opts->first || r->request > s->opts->last))
         return;
     unsigned kind = !(st & REC_REACHED) ? (st & REC_INDIRECT ? SCAN_INDIRECT : SCAN_DIRECT)
                   : s->opts->reachable ? SCAN_REACHABLE : 0;
     struct scan_result *out = s->out;
     if (kind && out->items && out->count < s->live)     /* no items: no memory, marks cleared */
-        out->items[out->count++] = (struct scan_item){ r->stack, kind, size, start };
+        out->items[out->count++] = (struct scan_item){ r->stack, kind, size, start, r->request };
 }
 
 /* ---- the scan ---------------------------------------------------------------------- */
 
+/* Every live block, or in a fork child those in pages written since the fork (the others
+ * are the parent's, unchanged: neither candidates nor roots that can hold a new pointer). */
+static void walk(struct scan *s, void (*fn)(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx))
+{
+    if (s->born)
+        track_walk_written(fn, s);
+    else
+        track_walk(fn, s);
+}
+
 bool scan_run(const struct scan_opts *opts, struct scan_result *out)
 {
-    struct scan s = { .opts = opts, .heap_lo = UINTPTR_MAX, .out = out };
+    struct scan s = { .opts = opts, .heap_lo = UINTPTR_MAX, .out = out, .born = opts->born, .pagemap = -1 };
     *out = (struct scan_result){ 0 };
     s.self_sp = (uintptr_t)__builtin_frame_address(0);
     s.self_tp = (uintptr_t)pthread_self();
     heap_lock_all();
+    if (s.born) {
+        s.pagemap = os_pagemap_open();
+        track_written_begin(s.pagemap);
+    }
+    walk(&s, count_live);
+    if (!s.live) {                      /* no block to classify: no world to stop */
+        if (s.born)
+            track_written_end();
+        heap_unlock_all();
+        if (s.pagemap >= 0)
+            close(s.pagemap);
+        return true;
+    }
     s.thread_count = world_stop(&s.threads);
-    track_walk(count_live, &s);
-    size_t live = s.live ? s.live : 1;
+    size_t live = s.live;
     out->bytes = live * sizeof(struct scan_item);
     out->items = os_map_scratch(out->bytes);
     s.stack = os_map_scratch(live * sizeof(struct pending));
@@ -382,19 +434,25 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
         exclude(&s, out->items, out->bytes);
         exclude(&s, s.stack, live * sizeof(struct pending));
         exclude(&s, maps, maps_cap);
-        exclude(&s, s.threads, sizeof *s.threads * WORLD_MAX);
+        exclude(&s, s.threads, WORLD_BYTES);     /* copies of registers, the tracer's stack */
         stack_segments(&__ehdr_start, PF_W, exclude_segment, &s);
-        track_walk(seed_runtime, &s);
+        walk(&s, seed_runtime);
         mark_drain(&s);
+        if (s.born)
+            walk(&s, mark_inherited);
         mark_roots(&s, maps);
         mark_drain(&s);
-        track_walk(mark_indirect, &s);
+        walk(&s, mark_indirect);
     }
-    track_walk(collect, &s);
+    walk(&s, collect);
     world_resume();
     heap_unlock_all();
     os_unmap_scratch(maps, maps_cap);
     os_unmap_scratch(s.stack, live * sizeof(struct pending));
+    if (s.born)
+        track_written_end();
+    if (s.pagemap >= 0)
+        close(s.pagemap);
     if (!ok) {
         scan_release(out);
         return false;

@@ -10,7 +10,9 @@ struct scan_opts {
     bool at_exit;               /* the calling thread is exiting: its stack holds no roots */
     bool own_thread;            /* the calling thread is zmm's: its stack holds no roots */
     bool reachable;             /* also list reachable blocks (SCAN_REACHABLE) */
-    uint32_t request;           /* only blocks born in this request; 0 for all */
+    uint32_t first, last;       /* only blocks born in requests FIRST..LAST; 0, 0 for all */
+    uint32_t born;              /* a fork child's first request (0: not a fork child): blocks
+                                   born before it are roots, read only where written since */
     uintptr_t stack_from;       /* not at exit: the caller's stack holds roots from here up */
 };
 
@@ -19,6 +21,7 @@ struct scan_item {
     uint32_t kind;              /* SCAN_* */
     uint64_t size;              /* requested bytes */
     uintptr_t start;            /* the block */
+    uint32_t request;           /* the request it was born in */
 };
 
 struct scan_result {

@@ -15,6 +15,7 @@
 #include "sys.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ static void object_lookup(uintptr_t pc, struct symbol *s)
 typedef char *cxa_demangle_fn(const char *, char *, size_t *, int *);
 
 /* C++ names are demangled by the program's own C++ runtime when it has one; a C program
- * keeps the mangled name. */
+ * keeps the mangled name. A symbol version is left out. */
 static void function_name(char *dst, size_t cap, const char *name)
 {
     if (!name)
@@ -113,6 +114,9 @@ static void function_name(char *dst, size_t cap, const char *name)
         free(plain);
     }
     copy_text(dst, cap, name);
+    char *version = strchr(dst, '@');  /* a symbol table's "__libc_start_main@@GLIBC_2.34" */
+    if (version && version != dst)
+        *version = '\0';
 }
 
 /* Without libdw: the dynamic symbol that contains pc, if the object exports one. */
@@ -162,20 +166,28 @@ static Dwfl *dw_session;
 static struct fd_mark dw_files[DW_FILES];  /* the descriptors the session's finders opened */
 static unsigned dw_file_count;
 
-/* A descriptor a finder opened for the session: moved up and remembered. */
+/* A descriptor a finder opened for the session: moved up and remembered (in the place of a
+ * number libdw had before and closed itself). */
 static int dw_keep(int fd)
 {
     fd = fd_move(fd);
-    if (fd >= 0 && dw_file_count < DW_FILES)
-        fd_mark(&dw_files[dw_file_count++], fd);
+    unsigned i = 0;
+    while (i < dw_file_count && dw_files[i].fd != fd)
+        i++;
+    if (fd >= 0 && i < DW_FILES) {
+        fd_mark(&dw_files[i], fd);
+        dw_file_count += i == dw_file_count;
+    }
     return fd;
 }
 
-/* Are all of the session's descriptors still the files libdw opened? */
+/* Is none of the session's descriptors now another file under the same number (opened by the
+ * program after it closed libdw's)? A closed one is harmless: libdw may have closed it
+ * itself (a debug file that did not match), and reads from it fail. */
 static bool dw_files_valid(void)
 {
     for (unsigned i = 0; i < dw_file_count; i++)
-        if (!fd_valid(&dw_files[i]))
+        if (!fd_valid(&dw_files[i]) && fcntl(dw_files[i].fd, F_GETFD) != -1)
             return false;
     return true;
 }
@@ -458,6 +470,17 @@ static void dw_line(Dwarf_Die *cu, Dwarf_Addr addr, struct symbol *s)
     s->line = (unsigned)lineno;
 }
 
+/* The C runtime (libc, the loader): the frames every stack ends in (startup) or passes
+ * through (strdup, fopen). Their names come from the symbol tables; their DWARF, where
+ * Debian's libc6-dbg installs it, is compressed and large (decompressing it cost a short
+ * process 200 ms per report), and its file:line tells nothing about the program's leak. */
+static bool runtime_object(const char *object)
+{
+    const char *base = strrchr(object, '/');
+    base = base ? base + 1 : object;
+    return !strncmp(base, "libc.so.", 8) || !strncmp(base, "ld-linux", 8);
+}
+
 static void dw_describe(uintptr_t pc, struct symbol *s)
 {
     Dwfl_Module *mod = dw.addrmodule(dw_session, pc);
@@ -466,7 +489,7 @@ static void dw_describe(uintptr_t pc, struct symbol *s)
     if (!mod)
         return;
     Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = dw_unit(mod, pc, &bias);
+    Dwarf_Die *cu = runtime_object(s->object) ? NULL : dw_unit(mod, pc, &bias);
     function_name(s->function, sizeof s->function, dw_name(mod, cu, pc, bias));
     if (cu)
         dw_line(cu, pc - bias, s);

@@ -20,6 +20,7 @@
 bool track_on;
 _Atomic uint32_t track_request = 1;
 _Atomic uint64_t track_untracked;
+uint32_t track_born;
 _Atomic size_t track_request_bytes;
 static bool track_count;
 __thread bool track_guard __attribute__((tls_model("initial-exec")));
@@ -61,6 +62,11 @@ void track_enable(unsigned depth, bool count)
     track_on = true;
     track_depth = depth;
     track_count = count;
+}
+
+void track_forked(void)
+{
+    track_born = track_next_request() + 1;
 }
 
 uint32_t track_next_request(void)
@@ -417,4 +423,149 @@ void track_walk(void (*fn)(uintptr_t start, size_t size, struct zmm_rec *r, void
 {
     struct walk w = { fn, ctx };
     registry_walk(walk_slot, &w);
+}
+
+/* ---- walking the live blocks in written pages (fork child) --------------------------- */
+
+/* For each 2 MiB slot zmm holds, in address order (the registry's walk, stable while every
+ * heap is held), which of its pages were written since the fork: read once per scan. */
+static struct {
+    uintptr_t *slots;
+    unsigned char *pages;               /* CHUNK_PAGES bytes per slot */
+    size_t count, cap, bytes, next;
+} written;
+
+static void count_slot(uintptr_t slot, uint64_t e, void *ctx)
+{
+    (void)slot;
+    (void)e;
+    ++*(size_t *)ctx;
+}
+
+static void read_slot(uintptr_t slot, uint64_t e, void *ctx)
+{
+    int pagemap = *(int *)ctx;
+    (void)e;
+    if (written.count == written.cap)
+        return;
+    unsigned char *vec = written.pages + written.count * CHUNK_PAGES;
+    if (!os_written(pagemap, (const void *)slot, CHUNK_SIZE, vec))
+        memset(vec, 1, CHUNK_PAGES);    /* cannot tell: all written */
+    written.slots[written.count++] = slot;
+}
+
+bool track_written_begin(int pagemap)
+{
+    size_t n = 0;
+    registry_walk(count_slot, &n);
+    written.cap = n;
+    written.count = 0;
+    written.bytes = align_up(n * (sizeof(uintptr_t) + CHUNK_PAGES) + 1, PAGE_SIZE);
+    written.slots = pagemap >= 0 ? os_map_scratch(written.bytes) : NULL;
+    if (!written.slots)
+        return false;
+    written.pages = (unsigned char *)(written.slots + n);
+    registry_walk(read_slot, &pagemap);
+    return true;
+}
+
+void track_written_end(void)
+{
+    os_unmap_scratch(written.slots, written.bytes);
+    written.slots = NULL;
+}
+
+/* The page bytes of SLOT, found from its index in the walk (or by search). */
+static const unsigned char *slot_pages(uintptr_t slot)
+{
+    size_t lo = 0, hi = written.count;
+    if (written.next < written.count && written.slots[written.next] == slot)
+        return written.pages + written.next++ * CHUNK_PAGES;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (written.slots[mid] < slot)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == written.count || written.slots[lo] != slot)
+        return NULL;
+    written.next = lo + 1;
+    return written.pages + lo * CHUNK_PAGES;
+}
+
+bool track_written(uintptr_t addr)
+{
+    const unsigned char *pages = written.slots ? slot_pages(addr & ~(uintptr_t)CHUNK_MASK) : NULL;
+    return !pages || pages[(addr & CHUNK_MASK) >> PAGE_SHIFT];
+}
+
+/* The blocks of run RUN (class CLS, records RECS) that overlap page PAGE, from index *NEXT on
+ * (so that a block over two written pages is visited once). */
+static void walk_page(const struct walk *w, uintptr_t run, uintptr_t page, unsigned cls,
+                      struct zmm_rec *recs, unsigned *next)
+{
+    size_t step = cls == CLS_LARGE ? 0 : bin_size[cls - 1];
+    unsigned last = cls == CLS_LARGE ? 0 : (unsigned)((page + PAGE_SIZE - 1 - run) / step);
+    last = last < cls_blocks(cls) ? last : cls_blocks(cls) - 1;
+    for (unsigned i = *next; i <= last; i++)
+        if (atomic_load_explicit(&recs[i].state, memory_order_acquire) & REC_LIVE)
+            w->fn(run + i * step, recs[i].size, &recs[i], w->ctx);
+    *next = last + 1;
+}
+
+static void walk_written_slot(uintptr_t slot, uint64_t e, void *ctx)
+{
+    const struct walk *w = ctx;
+    const unsigned char *pages = slot_pages(slot);
+    if (REG_KIND(e) == REG_HUGE) {          /* visited if any of its slots' pages was written */
+        size_t slots = (huge_size(e) + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
+        bool any = !pages;
+        for (size_t k = 0; k < slots && !any; k++) {
+            const unsigned char *p = k ? slot_pages(slot + (k << CHUNK_SHIFT)) : pages;
+            for (size_t i = 0; i < CHUNK_PAGES && !any; i++)
+                any = !p || p[i];
+        }
+        written.next = 0;                   /* the walk goes on with the next slot: searched */
+        if (any)
+            walk_slot(slot, e, ctx);
+        return;
+    }
+    if (REG_KIND(e) != REG_CHUNK)
+        return;
+    struct slot_recs *sr = slot_recs(slot, false);
+    if (!sr)
+        return;
+    if (!pages) {
+        walk_slot(slot, e, ctx);
+        return;
+    }
+    struct zmm_chunk *c = (struct zmm_chunk *)slot;
+    unsigned run_first = 0, next = 0;
+    for (unsigned page = FIRST_PAGE; page < CHUNK_PAGES; page++) {
+        if (!pages[page])
+            continue;
+        uint32_t m = c->map[page];
+        unsigned first = PG_KIND(m) == PG_SMALL || PG_KIND(m) == PG_LCONT ? page - PG_N(m) : page;
+        uint32_t fm = c->map[first];
+        unsigned cls = PG_KIND(fm) == PG_LARGE ? CLS_LARGE
+                     : PG_KIND(fm) == PG_SMALL && PG_N(fm) == 0 ? PG_BIN(fm) + 1 : 0;
+        if (!cls || sr->cls[first] != cls || !sr->run[first])
+            continue;
+        if (first != run_first)
+            next = 0;
+        run_first = first;
+        walk_page(w, (uintptr_t)page_addr(c, first), (uintptr_t)page_addr(c, page), cls, sr->run[first], &next);
+    }
+}
+
+void track_walk_written(void (*fn)(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx), void *ctx)
+{
+    struct walk w = { fn, ctx };
+    if (!written.slots) {
+        registry_walk(walk_slot, &w);
+        return;
+    }
+    written.next = 0;
+    registry_walk(walk_written_slot, &w);
 }

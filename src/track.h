@@ -34,6 +34,10 @@ extern __thread bool track_guard __attribute__((tls_model("initial-exec")));
 void track_enable(unsigned depth, bool count);
 /* Ends the current request (async-signal-safe); returns its number. */
 uint32_t track_next_request(void);
+/* In a fork child: the fork is a boundary; track_born is the child's first request (0 in a
+ * process that is no fork child). Its exit report covers the blocks born since. */
+extern uint32_t track_born;
+void track_forked(void);
 
 /* Is the calling thread inside zmm's own work (capturing, reporting)? Its allocations then go
  * to the system allocator and are never tracked. */
@@ -51,5 +55,15 @@ void track_forget(void *p);
 struct zmm_rec *track_find(uintptr_t addr, uintptr_t *start, size_t *size);
 /* Calls FN for every live block. */
 void track_walk(void (*fn)(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx), void *ctx);
+/* In a fork child, for one scan (every heap held): which pages of zmm's slots were written
+ * since the fork, read once from PAGEMAP (/proc/self/pagemap); false without memory for it. */
+bool track_written_begin(int pagemap);
+void track_written_end(void);
+/* Was ADDR's page written since the fork? (true when it cannot be told) */
+bool track_written(uintptr_t addr);
+/* Calls FN for every live block that overlaps a page written since the fork (every block
+ * without track_written_begin). A block allocated since is among them: tracking writes its
+ * first bytes. */
+void track_walk_written(void (*fn)(uintptr_t start, size_t size, struct zmm_rec *r, void *ctx), void *ctx);
 
 #endif

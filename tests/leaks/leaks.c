@@ -38,7 +38,10 @@
  *              stacks: the report must come, and name only the 48 bytes main leaked
  *   closed     closes stderr and opens /dev/null, which takes fd 2, then leaks 32: the report
  *              must still reach the stderr the program started with
- *   fork       the child leaks 111 and exits, the parent leaks 222 after waiting for it
+ *   fork       the parent leaks 333 and keeps a holder block, then forks; the child (a fork
+ *              is a boundary: its report covers what it allocated) leaks 111, keeps 444 in
+ *              the parent's holder and 555 in a global, and exits; the parent leaks 222 after
+ *              waiting for it. The child reports only its 111, the parent 222 and 333
  *   stacks     allocations on stacks other than the thread's own, and through two call paths at
  *              one depth, which the stack cache must tell apart. A signal handler running on an
  *              mmap'ed sigaltstack leaks 1300 (main raises the signal, outside malloc): the
@@ -354,6 +357,16 @@ NOIPA static void *parent_leak(size_t n)
     return p;
 }
 
+NOIPA static void *parent_early_leak(size_t n)
+{
+    void *p = malloc(n); /* @fork-parent-early */
+    KEEP(p);
+    return p;
+}
+
+static void **fork_holder;              /* born in the parent, written by the child */
+static void *volatile fork_global;      /* written by the child */
+
 /* ---- stacks ---- */
 #define STACKS_SIZE ((size_t)128 << 10)     /* each stack: plenty for malloc and the unwinder */
 #define STACKS_WARMUP 20                    /* blocks a leaf frees before the one it leaks */
@@ -663,10 +676,16 @@ int main(int argc, char **argv)
             abort();
         p = marker_leak(32); /* @main-closed-marker */
     } else if (strcmp(what, "fork") == 0) {
+        p = parent_early_leak(333); /* @main-fork-parent-early */
+        KEEP(p);
+        p = NULL;
+        fork_holder = calloc(64, sizeof *fork_holder);
         pid_t child = fork();
         if (child < 0)
             abort();
         if (child == 0) {
+            fork_holder[17] = child_leak(444);
+            fork_global = child_leak(555);
             p = child_leak(111); /* @main-fork-child */
             KEEP(p);
             exit(0);
