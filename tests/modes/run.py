@@ -19,15 +19,14 @@ stderr. Then:
     LeakSanitizer's shape line by line, SUMMARY and Total lines that match the groups); each
     process image named by --reports-from PROG (default: the --bind list; `--reports-from=` for
     none) left a report with trigger "exit" (JSON modes: written even with no leak);
-  - boundaries (modes with ZMM_REQUEST_SIGNAL): SIGUSR2 is sent to the process every 50..100 ms
-    from the moment zmm's handler is installed (bit 12 of SigCgt in /proc/PID/status; the default
-    action would kill it before), at least once; with ZMM_LEAKS its exit report must say that
-    the boundaries were seen (request >= 2 when the first signal went 2 s or more before the
-    exit, and no more than the signals sent + 1), and its request reports must be numbered below
-    it. In requests-tree mode every descendant whose handler
-    is installed gets the signal too; that mode uses SIGURG, whose default action is to ignore it,
-    since a child that execs loses zmm's handler until zmm starts again in the new image (SIGUSR2
-    would kill it in that window).
+  - boundaries (modes with ZMM_REQUEST_SIGNAL): the signal (SIGUSR2) is sent to the process every
+    50..100 ms from the moment zmm's handler is installed (bit 12 of SigCgt in /proc/PID/status;
+    the default action would kill it before), at least once; with ZMM_LEAKS its exit report must
+    say that the boundaries were seen (request >= 2 when the first signal went 2 s or more before
+    the exit, and no more than the signals sent + 1), and its request reports must be numbered
+    below it. In requests-tree mode every descendant whose handler is installed gets the signal
+    too; that mode uses SIGURG, whose default action is to ignore it, since a child that execs
+    loses zmm's handler until zmm starts again in the new image (SIGUSR2 would kill it then).
 
 MODE is one of the names below, or several joined with '+' (leaks+debug: both sets of variables):
   plain      nothing more than LD_PRELOAD
@@ -619,11 +618,16 @@ def main():
         o.tree = any(part in TREE_MODES for part in o.mode.split("+"))
         shown = dict(o.env, **o.env_mode, **o.mode_env)
         shown = {k: (v.replace(reports, "$REPORTS")) for k, v in shown.items()}
-        repro = "mkdir -p /tmp/w /tmp/w/reports && cd /tmp/w && %s%s%s" % (
+        command = " ".join(shlex.quote(a) for a in o.cmd) + (
+            " <" + shlex.quote(o.stdin) if o.stdin != "/dev/null" else "")
+        if signals:     # and the boundaries, from a shell loop
+            command = "bash -c %s" % shlex.quote(
+                "%s & p=$!; sleep 0.05; while kill -%s $p 2>/dev/null; do sleep 0.07; done; wait $p"
+                % (command, signals.name[3:]))
+        repro = "mkdir -p /tmp/w /tmp/w/reports && cd /tmp/w && %s%s LD_PRELOAD=%s %s" % (
             "ulimit -v %d && " % (o.rlimit_as >> 10) if o.rlimit_as else "",
             " ".join("%s=%s" % (k, shlex.quote(v.replace("$REPORTS", "/tmp/w/reports"))) for k, v in shown.items()),
-            " LD_PRELOAD=%s %s%s" % (lib, " ".join(shlex.quote(a) for a in o.cmd),
-                                     " <" + shlex.quote(o.stdin) if o.stdin != "/dev/null" else ""))
+            lib, command)
 
         p_out, p_err = os.path.join(tmp, "baseline.out"), os.path.join(tmp, "baseline.err")
         m_out, m_err = os.path.join(tmp, "mode.out"), os.path.join(tmp, "mode.err")
