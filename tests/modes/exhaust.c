@@ -19,7 +19,6 @@
  * stdout holds only lines that do not depend on where memory ran out, so a run under glibc's
  * allocator prints the same as one under zmm in any mode: the mode matrix compares the two.
  * Problems go to stderr (unbuffered: writing them allocates nothing) and make the status 1. */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -134,13 +133,14 @@ static struct block *family_at_limit(struct block *keep)
     errno = 0; p = memalign(1 << 16, big); expect_enomem(p, "memalign"); free(p);
     errno = 0; p = valloc(big); expect_enomem(p, "valloc"); free(p);
     errno = 0; p = pvalloc(big); expect_enomem(p, "pvalloc"); free(p);
-    void *q = (void *)&family_at_limit;
+    static char sentinel;
+    void *q = &sentinel;
     errno = 0;
     int rc = posix_memalign(&q, 64, big);
     if (rc == 0)
         free(q);
-    else if (rc != ENOMEM || q != (void *)&family_at_limit)
-        PROBLEM("posix_memalign: %d, *memptr %s\n", rc, q == (void *)&family_at_limit ? "kept" : "changed");
+    else if (rc != ENOMEM || q != (void *)&sentinel)
+        PROBLEM("posix_memalign: %d, *memptr %s\n", rc, q == (void *)&sentinel ? "kept" : "changed");
     if (keep) {
         size_t old = keep->size;
         errno = 0;

@@ -425,7 +425,9 @@ def parse_json_reports(text, pid):
                 need(isinstance(f["address"], str) and re.fullmatch(r"0x[0-9a-f]+", f["address"]) and
                      isinstance(f["offset"], str) and re.fullmatch(r"0x[0-9a-f]+", f["offset"]),
                      "frame address/offset")
-                need(isinstance(f["object"], str) and f["object"], "frame object")
+                # null only for an object unloaded before the report (text: "(<unknown module>)")
+                need((isinstance(f["object"], str) and f["object"]) or
+                     (f["object"] is None and f["offset"] == "0x0" and f["function"] is None), "frame object")
             b, k = sums.get(g["kind"], (0, 0))
             sums[g["kind"]] = (b + g["bytes"], k + g["blocks"])
         for kind in ("direct", "indirect"):
@@ -440,7 +442,8 @@ def parse_json_reports(text, pid):
 HEADER_RE = re.compile(r"==(\d+)==zmm: (detected memory leaks|memory retained) \((at exit|request (\d+))\)")
 GROUP_RE = re.compile(r"(Direct leak|Indirect leak|Reachable memory|Retained memory) of (\d+) byte\(s\) "
                       r"in (\d+) object\(s\) allocated from:")
-FRAME_RE = re.compile(r"    #(\d+) 0x[0-9a-f]+( in .+)? \((.+)\+0x[0-9a-f]+\)")
+# "(<unknown module>)": an object unloaded before the report, as LeakSanitizer writes it
+FRAME_RE = re.compile(r"    #(\d+) 0x[0-9a-f]+(?:( in .+)? \((.+)\+0x[0-9a-f]+\)| \(<unknown module>\))")
 SUMMARY_RE = re.compile(r"SUMMARY: zmm: (\d+) byte\(s\) leaked in (\d+) allocation\(s\)\.")
 RETAINED_RE = re.compile(r"RETAINED: zmm: \d+ byte\(s\) in \d+ allocation\(s\) born in request \d+ still reachable\.")
 UNTRACKED_RE = re.compile(r"zmm: \d+ block\(s\) were served without a record \(out of memory\): "

@@ -10,7 +10,6 @@
  *   numb      (STUB_NUMB)      installs the handler but counts no request: its exit report
  *                              says request 1 after boundaries were sent
  * A stub writes its report with write(2) from static buffers, like zmm. */
-#define _GNU_SOURCE
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>

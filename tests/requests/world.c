@@ -49,7 +49,11 @@
 
 #define LEAK_SIZE 7777
 #define KEY ((uintptr_t)0x5a5a5a5a5a5a5a5aull)
+#if defined(__GNUC__) && !defined(__clang__)
 #define NOINLINE __attribute__((noinline, noclone))
+#else
+#define NOINLINE __attribute__((noinline))
+#endif
 
 enum kind { NANOSLEEP_R12, CLOCK_NANOSLEEP, POLL, SELECT, COND, READ, BLOCKED_SLEEP, BLOCKED_SPIN,
             EPOLL, SIGTIMEDWAIT, KINDS };
