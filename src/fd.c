@@ -1,10 +1,11 @@
 /* fd.c: owns zmm's file descriptors. Every descriptor zmm keeps past the call that opened it
  * (the copy of stderr reports go to, the /dev/zero of ZMM_MEM_TYPE=mmap_zero, libunwind's
  * memory-check pipe, the files libdw keeps open between reports) is moved up, to fd_floor()
- * or above, close-on-exec: programs that dup2 onto low numbers or count their descriptors
- * (CPython's tests look below 256) never meet one, nor do the files a program opens. A program may still close it (daemons close
- * everything above 2) and open a file of its own under the same number, so each is marked with
- * its file (st_dev, st_ino) and checked again before zmm writes to it or reads from it. */
+ * or above, close-on-exec: programs that dup2 onto low numbers, count their descriptors
+ * (CPython's tests list every one below the limit) or open files never meet one. A program
+ * may still close it (daemons close everything above 2) and open a file of its own under the
+ * same number, so each is marked with its file (st_dev, st_ino) and checked again before zmm
+ * writes to it or reads from it. */
 #include "fd.h"
 
 #include <errno.h>
@@ -103,6 +104,14 @@ bool fd_valid(const struct fd_mark *m)
     bool same = m->fd >= 0 && fstat(m->fd, &st) == 0 && st.st_dev == m->dev && st.st_ino == m->ino;
     errno = saved;
     return same;
+}
+
+bool fd_taken(const struct fd_mark *m)
+{
+    int saved = errno;
+    bool taken = !fd_valid(m) && fcntl(m->fd, F_GETFD) != -1;
+    errno = saved;
+    return taken;
 }
 
 void fd_claim(bool on)

@@ -25,6 +25,8 @@ void fd_mark(struct fd_mark *m, int fd);
 /* Is M's descriptor still the file zmm took (the program may have closed it and opened one
  * of its own under the same number)? */
 bool fd_valid(const struct fd_mark *m);
+/* Is M's number now another open file (not merely closed)? */
+bool fd_taken(const struct fd_mark *m);
 
 /* While ON, pipes the calling thread makes (libunwind's, for its memory checks) are zmm's
  * and go up with fd_move. */

@@ -336,6 +336,14 @@ struct writer {
     bool symbols;                   /* a symbol session is open */
 };
 
+/* A report with no block in it is still owed at exit in JSON (one object per process), and
+ * when tracking could not see some blocks (the report says so). */
+static bool owed_empty(const struct report_opts *ro)
+{
+    return ro->at_exit && (zmm_opt.report_format == FORMAT_JSON ||
+                           atomic_load_explicit(&track_untracked, memory_order_relaxed));
+}
+
 /* The report of ITEMS[0..COUNT), the blocks of one report (RO, with WHEN and REQUEST for its
  * header); true if it has unsuppressed leaks. Nothing to name, nothing loaded: a clean report
  * (but at exit in JSON, or with blocks the tracking could not see) writes nothing. */
@@ -343,9 +351,8 @@ static bool report_part(const struct report_opts *ro, struct writer *w, struct s
 {
     static struct used used[SUPPRESS_SHOWN];
     size_t n = group_items(items, count, w->groups);
-    bool json = zmm_opt.report_format == FORMAT_JSON;
-    bool blind = ro->at_exit && atomic_load_explicit(&track_untracked, memory_order_relaxed);
-    if (!n && !blind && !(json && ro->at_exit))
+    bool owed = owed_empty(ro);
+    if (!n && !owed)
         return false;
     if (n && !w->symbols) {
         symbol_begin();
@@ -357,10 +364,10 @@ static bool report_part(const struct report_opts *ro, struct writer *w, struct s
     apply_suppressions(w->groups, n, &t, used, w->frames);
     bool leaked = t.blocks[SCAN_DIRECT] + t.blocks[SCAN_INDIRECT] > 0;
     bool kept = ro->retained && t.blocks[SCAN_REACHABLE] > 0;
-    if (leaked || kept || blind || (json && ro->at_exit)) {     /* a clean request is quiet */
+    if (leaked || kept || owed) {       /* a clean request is quiet */
         struct out o;
         out_open(&o, report_open());
-        if (json)
+        if (zmm_opt.report_format == FORMAT_JSON)
             json_report(&o, ro, w->groups, n, &t, w->frames);
         else
             text_report(&o, ro, w->groups, n, &t, used, w->frames);
@@ -396,8 +403,7 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         track_guard = was;
         return false;
     }
-    bool json = zmm_opt.report_format == FORMAT_JSON;
-    if (!r.count && !(ro->at_exit && (json || atomic_load_explicit(&track_untracked, memory_order_relaxed)))) {
+    if (!r.count && !owed_empty(ro)) {
         if (leaked_blocks)                 /* nothing to say */
             *leaked_blocks = r;
         else

@@ -402,6 +402,20 @@ static void walk(struct scan *s, void (*fn)(uintptr_t start, size_t size, struct
         track_walk(fn, s);
 }
 
+/* A fork child's scan: what was written since the fork, read from /proc/self/pagemap. */
+static void born_begin(struct scan *s)
+{
+    s->pagemap = os_pagemap_open();
+    track_written_begin(s->pagemap);
+}
+
+static void born_end(struct scan *s)
+{
+    track_written_end();
+    if (s->pagemap >= 0)
+        close(s->pagemap);
+}
+
 bool scan_run(const struct scan_opts *opts, struct scan_result *out)
 {
     struct scan s = { .opts = opts, .heap_lo = UINTPTR_MAX, .out = out, .born = opts->born, .pagemap = -1 };
@@ -409,17 +423,13 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
     s.self_sp = (uintptr_t)__builtin_frame_address(0);
     s.self_tp = (uintptr_t)pthread_self();
     heap_lock_all();
-    if (s.born) {
-        s.pagemap = os_pagemap_open();
-        track_written_begin(s.pagemap);
-    }
+    if (s.born)
+        born_begin(&s);
     walk(&s, count_live);
     if (!s.live) {                      /* no block to classify: no world to stop */
-        if (s.born)
-            track_written_end();
         heap_unlock_all();
-        if (s.pagemap >= 0)
-            close(s.pagemap);
+        if (s.born)
+            born_end(&s);
         return true;
     }
     s.thread_count = world_stop(&s.threads);
@@ -450,9 +460,7 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
     os_unmap_scratch(maps, maps_cap);
     os_unmap_scratch(s.stack, live * sizeof(struct pending));
     if (s.born)
-        track_written_end();
-    if (s.pagemap >= 0)
-        close(s.pagemap);
+        born_end(&s);
     if (!ok) {
         scan_release(out);
         return false;

@@ -15,7 +15,6 @@
 #include "sys.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,7 +186,7 @@ static int dw_keep(int fd)
 static bool dw_files_valid(void)
 {
     for (unsigned i = 0; i < dw_file_count; i++)
-        if (!fd_valid(&dw_files[i]) && fcntl(dw_files[i].fd, F_GETFD) != -1)
+        if (fd_taken(&dw_files[i]))
             return false;
     return true;
 }
@@ -315,9 +314,9 @@ static void dw_close(void)
     dw_file_count = 0;
 }
 
-/* The program closed a descriptor of the session's (and may have opened its own under the
- * number): the session is dropped without dwfl_end, which would close it, and its memory
- * is left to the system allocator. */
+/* The program closed a descriptor of the session's and opened a file of its own under its
+ * number: the session is dropped without dwfl_end, which would close it, and its memory is
+ * left to the system allocator. */
 static bool dw_stale(void)
 {
     if (!dw_session || dw_files_valid())

@@ -396,6 +396,12 @@ static void walk_run(const struct walk *w, uintptr_t run, unsigned cls, struct z
             w->fn(run + i * step, recs[i].size, &recs[i], w->ctx);
 }
 
+/* The record class of the run that starts at a page whose map entry is M (0: none starts). */
+static unsigned run_cls(uint32_t m)
+{
+    return PG_KIND(m) == PG_LARGE ? CLS_LARGE : PG_KIND(m) == PG_SMALL && PG_N(m) == 0 ? PG_BIN(m) + 1 : 0;
+}
+
 static void walk_slot(uintptr_t slot, uint64_t e, void *ctx)
 {
     const struct walk *w = ctx;
@@ -411,9 +417,7 @@ static void walk_slot(uintptr_t slot, uint64_t e, void *ctx)
         return;
     struct zmm_chunk *c = (struct zmm_chunk *)slot;
     for (unsigned page = FIRST_PAGE; page < CHUNK_PAGES; page++) {
-        uint32_t m = c->map[page];
-        unsigned cls = PG_KIND(m) == PG_LARGE ? CLS_LARGE
-                     : PG_KIND(m) == PG_SMALL && PG_N(m) == 0 ? PG_BIN(m) + 1 : 0;
+        unsigned cls = run_cls(c->map[page]);
         if (cls && sr->cls[page] == cls && sr->run[page])
             walk_run(w, (uintptr_t)page_addr(c, page), cls, sr->run[page]);
     }
@@ -500,15 +504,16 @@ bool track_written(uintptr_t addr)
     return !pages || pages[(addr & CHUNK_MASK) >> PAGE_SHIFT];
 }
 
-/* The blocks of run RUN (class CLS, records RECS) that overlap page PAGE, from index *NEXT on
- * (so that a block over two written pages is visited once). */
+/* The blocks of run RUN (class CLS, records RECS) that overlap page PAGE, none below index
+ * *NEXT (so that a block over two written pages is visited once). */
 static void walk_page(const struct walk *w, uintptr_t run, uintptr_t page, unsigned cls,
                       struct zmm_rec *recs, unsigned *next)
 {
     size_t step = cls == CLS_LARGE ? 0 : bin_size[cls - 1];
+    unsigned first = cls == CLS_LARGE ? 0 : (unsigned)((page - run) / step);
     unsigned last = cls == CLS_LARGE ? 0 : (unsigned)((page + PAGE_SIZE - 1 - run) / step);
     last = last < cls_blocks(cls) ? last : cls_blocks(cls) - 1;
-    for (unsigned i = *next; i <= last; i++)
+    for (unsigned i = first > *next ? first : *next; i <= last; i++)
         if (atomic_load_explicit(&recs[i].state, memory_order_acquire) & REC_LIVE)
             w->fn(run + i * step, recs[i].size, &recs[i], w->ctx);
     *next = last + 1;
@@ -547,9 +552,7 @@ static void walk_written_slot(uintptr_t slot, uint64_t e, void *ctx)
             continue;
         uint32_t m = c->map[page];
         unsigned first = PG_KIND(m) == PG_SMALL || PG_KIND(m) == PG_LCONT ? page - PG_N(m) : page;
-        uint32_t fm = c->map[first];
-        unsigned cls = PG_KIND(fm) == PG_LARGE ? CLS_LARGE
-                     : PG_KIND(fm) == PG_SMALL && PG_N(fm) == 0 ? PG_BIN(fm) + 1 : 0;
+        unsigned cls = run_cls(c->map[first]);
         if (!cls || sr->cls[first] != cls || !sr->run[first])
             continue;
         if (first != run_first)

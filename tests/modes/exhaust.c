@@ -170,6 +170,16 @@ struct worker {
     size_t blocks;
 };
 
+/* The block at the head of W's list, checked and freed. */
+static void free_head(struct worker *w)
+{
+    struct block *f = w->head;
+    w->head = f->next;
+    if (!intact(f))
+        PROBLEM("thread %u: block %p damaged\n", w->id, (void *)f);
+    free(f);
+}
+
 static void *work(void *arg)
 {
     struct worker *w = arg;
@@ -185,22 +195,11 @@ static void *work(void *arg)
                 continue;
             b->next = w->head;
             w->head = b;
-            if (round % 3 == 2) {
-                struct block *f = w->head;
-                w->head = f->next;
-                if (!intact(f))
-                    PROBLEM("thread %u: block %p damaged\n", w->id, (void *)f);
-                free(f);
-            }
-            if (round % 64 == 63) {         /* keep what is live bounded */
-                while (w->head) {
-                    struct block *f = w->head;
-                    w->head = f->next;
-                    if (!intact(f))
-                        PROBLEM("thread %u: block %p damaged\n", w->id, (void *)f);
-                    free(f);
-                }
-            }
+            if (round % 3 == 2)
+                free_head(w);
+            if (round % 64 == 63)           /* keep what is live bounded */
+                while (w->head)
+                    free_head(w);
         }
         w->head = family_at_limit(w->head);
     } else {
@@ -228,13 +227,8 @@ static void *work(void *arg)
         }
         w->head = family_at_limit(w->head);
     }
-    while (w->head) {
-        struct block *f = w->head;
-        w->head = f->next;
-        if (!intact(f))
-            PROBLEM("thread %u: block %p damaged\n", w->id, (void *)f);
-        free(f);
-    }
+    while (w->head)
+        free_head(w);
     if (recover) {
         if (nthreads > 1)
             pthread_barrier_wait(&freed);

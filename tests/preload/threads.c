@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -343,10 +344,11 @@ static atomic_int stop_workers;
 static atomic_long worker_ops;
 static _Thread_local volatile sig_atomic_t in_alloc;
 
-static void *alloc_worker(void *arg)
+/* Frees and mallocs at random (a 3 MiB block now and then) until told to stop; with BURSTS
+ * it leaves the CPUs (2 on CI) to the forking thread and its child every 256 operations. */
+static void churn_until_stopped(int id, uint64_t seed, size_t fill, bool bursts)
 {
-    int id = (int)(uintptr_t)arg;
-    uint64_t rng = 0xABCDEFULL + (uint64_t)id;
+    uint64_t rng = seed + (uint64_t)id;
     enum { SLOTS = 256 };
     void *slot[SLOTS] = {0};
     long ops = 0;
@@ -361,14 +363,18 @@ static void *alloc_worker(void *arg)
             thread_fail("worker: malloc returned NULL");
             continue;
         }
-        memset(slot[i], id, size < 256 ? size : 256);
-        /* Bursts, not a spin: leave the CPUs (2 on CI) to the forking thread and its child. */
-        if (++ops % 256 == 0)
+        memset(slot[i], id, size < fill ? size : fill);
+        if (++ops % 256 == 0 && bursts)
             sleep_ms(1);
     }
     for (int i = 0; i < SLOTS; i++)
         free(slot[i]);
     atomic_fetch_add(&worker_ops, ops);
+}
+
+static void *alloc_worker(void *arg)
+{
+    churn_until_stopped((int)(uintptr_t)arg, 0xABCDEFULL, 256, true);
     return NULL;
 }
 
@@ -539,30 +545,10 @@ static atomic_int sig_forks;
 static atomic_int sig_forks_in_alloc;
 static atomic_int sig_errors;
 
+/* No sleeps: the signal lands in malloc or free most of the time. */
 static void *signal_worker(void *arg)
 {
-    int id = (int)(uintptr_t)arg;
-    uint64_t rng = 0x5EEDULL + (uint64_t)id;
-    enum { SLOTS = 256 };
-    void *slot[SLOTS] = {0};
-    long ops = 0;
-    while (!atomic_load_explicit(&stop_workers, memory_order_relaxed)) {
-        int i = (int)(zt_rand(&rng) % SLOTS);
-        size_t size = (ops % 997 == 0) ? 3 * MiB : mixed_size(&rng);
-        in_alloc = 1;
-        free(slot[i]);
-        slot[i] = malloc(size);
-        in_alloc = 0;
-        if (!slot[i]) {
-            thread_fail("worker: malloc returned NULL");
-            continue;
-        }
-        memset(slot[i], id, size < 64 ? size : 64);
-        ops++;
-    }
-    for (int i = 0; i < SLOTS; i++)
-        free(slot[i]);
-    atomic_fetch_add(&worker_ops, ops);
+    churn_until_stopped((int)(uintptr_t)arg, 0x5EEDULL, 64, false);
     return NULL;
 }
 
