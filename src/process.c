@@ -98,7 +98,7 @@ void zmm_start(void)
  * for the statistics. */
 static void check_at_exit(void)
 {
-    struct heap_check c;
+    struct verify_counts c;
     verify_heaps(&c);
     if (!zmm_opt.stats)
         return;

@@ -60,7 +60,7 @@ static void sift(uint8_t *base, size_t size, size_t root, size_t n, cmp_fn cmp)
     }
 }
 
-static void heap_sort(void *items, size_t n, size_t size, cmp_fn cmp)
+static void sort_items(void *items, size_t n, size_t size, cmp_fn cmp)
 {
     uint8_t *base = items;
     for (size_t i = n / 2; i-- > 0;)
@@ -111,7 +111,7 @@ static unsigned frames_of(uint32_t stack, struct symbol *frames)
 
 static size_t group_items(struct scan_item *items, size_t count, struct group *groups)
 {
-    heap_sort(items, count, sizeof *items, by_kind_stack);
+    sort_items(items, count, sizeof *items, by_kind_stack);
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
         const struct scan_item *it = &items[i];
@@ -120,7 +120,7 @@ static size_t group_items(struct scan_item *items, size_t count, struct group *g
         groups[n - 1].bytes += it->size;
         groups[n - 1].blocks++;
     }
-    heap_sort(groups, n, sizeof *groups, by_kind_bytes);
+    sort_items(groups, n, sizeof *groups, by_kind_bytes);
     return n;
 }
 
@@ -416,7 +416,7 @@ static bool report_scan(const struct report_opts *ro, struct scan_result *leaked
     if (w.groups && w.frames && !ro->per_request) {
         leaked = report_part(ro, &w, r.items, r.count);
     } else if (w.groups && w.frames) {
-        heap_sort(r.items, r.count, sizeof *r.items, by_request);
+        sort_items(r.items, r.count, sizeof *r.items, by_request);
         for (size_t i = 0, j; i < r.count; i = j) {
             for (j = i + 1; j < r.count && r.items[j].request == r.items[i].request;)
                 j++;

@@ -47,7 +47,7 @@ struct pending {
 
 struct scan {
     const struct scan_opts *opts;
-    struct pending *stack;              /* blocks marked and not yet read: stack[head..depth) */
+    struct pending *queue;              /* blocks marked and not yet read: queue[head..depth) */
     size_t head, depth, live;
     uintptr_t heap_lo, heap_hi;         /* bounds of zmm's slots */
     struct range excluded[MAX_EXCLUDED];
@@ -88,7 +88,7 @@ static void mark_word(struct scan *s, uintptr_t w)
     atomic_fetch_or_explicit(&r->state, REC_REACHED, memory_order_relaxed);
     if (s->depth < s->live) {
         __builtin_prefetch((const void *)start);
-        s->stack[s->depth++] = (struct pending){ start, size };
+        s->queue[s->depth++] = (struct pending){ start, size };
     }
 }
 
@@ -104,7 +104,7 @@ static void mark_words(struct scan *s, uintptr_t lo, uintptr_t hi)
 static void mark_drain(struct scan *s)
 {
     while (s->head < s->depth) {
-        struct pending b = s->stack[s->head++];
+        struct pending b = s->queue[s->head++];
         mark_words(s, b.start, b.start + b.size);
     }
     s->head = s->depth = 0;
@@ -356,7 +356,7 @@ static void seed_runtime(uintptr_t start, size_t size, struct zmm_rec *r, void *
     if ((st & REC_RUNTIME) && !(st & REC_REACHED) && r->request >= s->born) {
         atomic_fetch_or_explicit(&r->state, REC_REACHED, memory_order_relaxed);
         if (s->depth < s->live)
-            s->stack[s->depth++] = (struct pending){ start, size };
+            s->queue[s->depth++] = (struct pending){ start, size };
     }
 }
 
@@ -454,13 +454,13 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
     size_t live = s.live;
     out->bytes = live * sizeof(struct scan_item);
     out->items = os_map_scratch(out->bytes);
-    s.stack = os_map_scratch(live * sizeof(struct pending));
+    s.queue = os_map_scratch(live * sizeof(struct pending));
     size_t maps_len, maps_cap;
     char *maps = maps_read(&maps_len, &maps_cap);
-    bool ok = out->items && s.stack && maps;
+    bool ok = out->items && s.queue && maps;
     if (ok) {
         exclude(&s, out->items, out->bytes);
-        exclude(&s, s.stack, live * sizeof(struct pending));
+        exclude(&s, s.queue, live * sizeof(struct pending));
         exclude(&s, maps, maps_cap);
         exclude(&s, s.threads, WORLD_BYTES);     /* copies of registers, the tracer's stack */
         stack_segments(&__ehdr_start, PF_W, exclude_segment, &s);
@@ -476,7 +476,7 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
     world_resume();
     heap_unlock_all();
     os_unmap_scratch(maps, maps_cap);
-    os_unmap_scratch(s.stack, live * sizeof(struct pending));
+    os_unmap_scratch(s.queue, live * sizeof(struct pending));
     if (s.born)
         born_end(&s);
     if (!ok) {

@@ -7,7 +7,7 @@
 #include "heap.h"
 #include "out.h"
 
-static void check_bin(struct zmm_heap *h, unsigned bin, struct heap_check *c)
+static void check_bin(struct zmm_heap *h, unsigned bin, struct verify_counts *c)
 {
     uint64_t seen = 0;
     for (struct zmm_slot *s = h->bins.free[bin]; s; s = s->next) {
@@ -21,9 +21,9 @@ static void check_bin(struct zmm_heap *h, unsigned bin, struct heap_check *c)
     c->free_blocks += seen;
 }
 
-void verify_heaps(struct heap_check *c)
+void verify_heaps(struct verify_counts *c)
 {
-    *c = (struct heap_check){ 0 };
+    *c = (struct verify_counts){ 0 };
     heap_lock_all();
     for (struct zmm_heap *h = heap_list(); h; h = h->next_all) {
         if (h->state == HEAP_FORKED)

@@ -4,13 +4,13 @@
 
 #include "defs.h"
 
-struct heap_check {
+struct verify_counts {
     size_t heaps, chunks, free_blocks, remote_blocks;
 };
 
 /* With every heap held, each free list (links, keys, the page each block is in), each list of
  * held runs, each remote list and each chunk (chunk_verify) is checked; a fault stops the
  * process with one line. The heaps of a fork's parent's other threads are left out. */
-void verify_heaps(struct heap_check *c);
+void verify_heaps(struct verify_counts *c);
 
 #endif
