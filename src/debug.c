@@ -5,7 +5,7 @@
  * with the block's address and state (live, or freed and poisoned), so that no other block's
  * leftovers, nor the program's data, pass for it. Freed blocks are poisoned but for their first
  * 16 bytes (the free list's link), and a small block is checked when it comes off its list
- * again (alloc.c wipes the tails of a new run). No allocation, no I/O but the one warning of a
+ * again (checked.c wipes the tails of a new run). No allocation, no I/O but the one warning of a
  * bad option string. */
 #include "debug.h"
 #include "out.h"
