@@ -3,6 +3,7 @@
  * bounds a request. The count is exact at page granularity; taking past the limit fails
  * without counting, and the caller reports with PHP's own words. */
 #include "limit.h"
+#include "libc.h"
 #include "options.h"
 #include "out.h"
 
@@ -19,10 +20,7 @@ bool limit_take(size_t bytes)
         atomic_fetch_sub_explicit(&in_use, bytes, memory_order_relaxed);
         return false;
     }
-    size_t p = atomic_load_explicit(&peak, memory_order_relaxed);
-    while (now > p && !atomic_compare_exchange_weak_explicit(&peak, &p, now, memory_order_relaxed,
-                                                             memory_order_relaxed))
-        ;
+    libc_atomic_max(&peak, now);
     return true;
 }
 

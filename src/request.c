@@ -6,16 +6,15 @@
  * not survive fork) on the first tracked allocation, and it says once if the program has put
  * a handler of its own in the place of zmm's. */
 #include "request.h"
+#include "libc.h"
 #include "out.h"
 #include "track.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,7 +45,7 @@ static void request_handler(int sig)
     else
         atomic_fetch_sub(&queued, 1);   /* the worker is far behind: this one goes unreported */
     atomic_fetch_add(&wake, 1);
-    syscall(SYS_futex, &wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    libc_futex_wake(&wake, 1);
     errno = saved;
 }
 
@@ -119,8 +118,7 @@ static void *request_worker(void *arg)
         }
         if (crossed)
             continue;
-        struct timespec second = { 1, 0 };
-        syscall(SYS_futex, &wake, FUTEX_WAIT_PRIVATE, seen, &second, NULL, 0);
+        libc_futex_wait(&wake, seen, 1000000000L);
     }
     return NULL;
 }
