@@ -12,7 +12,7 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-/* ---- numbers ------------------------------------------------------------------------- */
+/* ---- numbers ----------------------------------------------------------------------------- */
 
 RAW_SAFE static unsigned digit_of(char c)
 {
@@ -46,7 +46,7 @@ RAW_SAFE bool libc_parse_dec(const char **p, uint64_t max, uint64_t *v)
     return true;
 }
 
-/* ---- names and files ----------------------------------------------------------------- */
+/* ---- names and files --------------------------------------------------------------------- */
 
 const char *libc_basename(const char *path)
 {
@@ -86,7 +86,7 @@ long libc_read_file(const char *path, char *buf, size_t size)
     return len;
 }
 
-/* ---- /proc/self/maps ----------------------------------------------------------------- */
+/* ---- /proc/self/maps --------------------------------------------------------------------- */
 
 bool libc_maps_open(struct libc_maps *m)
 {
@@ -174,7 +174,7 @@ bool libc_maps_next(struct libc_maps *m, struct libc_mapping *out)
     return true;
 }
 
-/* ---- ELF ----------------------------------------------------------------------------- */
+/* ---- ELF --------------------------------------------------------------------------------- */
 
 void libc_segments(const void *ehdr, unsigned flag, void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx),
                    void *ctx)
@@ -190,7 +190,7 @@ void libc_segments(const void *ehdr, unsigned flag, void (*fn)(uintptr_t lo, uin
             fn(bias + ph[i].p_vaddr, bias + ph[i].p_vaddr + ph[i].p_memsz, ctx);
 }
 
-/* ---- randomness ---------------------------------------------------------------------- */
+/* ---- randomness -------------------------------------------------------------------------- */
 
 uint64_t libc_random_seed(void)
 {

@@ -1,8 +1,9 @@
 /* libc.h: the floor, small helpers every layer may use, each written once (as mimalloc's
  * libc.c): number parsing, /proc/self/maps and /proc/self/exe, ELF segments, the random seed
- * and mixer, atomic maxima, raw system calls and the futex. The layers, from the floor up:
- * libc -> os, sys, out, fd -> options -> registry, sizes -> chunk, bin, huge -> limit -> heap
- * -> stack, depot -> track -> world, scan -> symbol, suppress, report -> request -> alloc. */
+ * and mixer, atomic maxima, raw system calls, the clock and the futex. The layers, from the
+ * floor up: libc -> os, sys, out, fd -> options -> registry, sizes -> chunk, bin, huge ->
+ * limit -> heap -> stack, depot -> track -> task, world, scan -> symbol, suppress, report ->
+ * request -> alloc. A file calls what is below it, never above. */
 #ifndef ZMM_LIBC_H
 #define ZMM_LIBC_H
 
@@ -17,7 +18,7 @@
  * functions and libc_sys. */
 #define RAW_SAFE __attribute__((no_sanitize("address", "undefined")))
 
-/* ---- numbers ------------------------------------------------------------------------- */
+/* ---- numbers ----------------------------------------------------------------------------- */
 
 /* The hex digits (either case) at *P, none giving 0; *P is left past them. */
 RAW_SAFE uint64_t libc_parse_hex(const char **p);
@@ -25,7 +26,7 @@ RAW_SAFE uint64_t libc_parse_hex(const char **p);
  * (V and *P unchanged) without a digit or past MAX. */
 RAW_SAFE bool libc_parse_dec(const char **p, uint64_t max, uint64_t *v);
 
-/* ---- names and files ----------------------------------------------------------------- */
+/* ---- names and files --------------------------------------------------------------------- */
 
 /* What follows PATH's last '/' (all of it without one). */
 const char *libc_basename(const char *path);
@@ -36,7 +37,7 @@ size_t libc_exe_path(char *buf, size_t size);
  * (and "") when it cannot be opened or read. errno is left as it was. */
 long libc_read_file(const char *path, char *buf, size_t size);
 
-/* ---- /proc/self/maps ----------------------------------------------------------------- */
+/* ---- /proc/self/maps --------------------------------------------------------------------- */
 
 struct libc_mapping {
     uintptr_t lo, hi;
@@ -58,14 +59,14 @@ bool libc_maps_open(struct libc_maps *m);
 bool libc_maps_next(struct libc_maps *m, struct libc_mapping *out);
 void libc_maps_close(struct libc_maps *m);
 
-/* ---- ELF ----------------------------------------------------------------------------- */
+/* ---- ELF --------------------------------------------------------------------------------- */
 
 /* Calls FN for each loaded segment, with permission FLAG (PF_X, PF_W), of the ELF object whose
  * header is mapped at EHDR (libzmm's own: &__ehdr_start). */
 void libc_segments(const void *ehdr, unsigned flag, void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx),
                    void *ctx);
 
-/* ---- randomness ---------------------------------------------------------------------- */
+/* ---- randomness -------------------------------------------------------------------------- */
 
 /* splitmix64's finaliser: every bit of X moves about half of the result's. */
 static inline uint64_t libc_mix64(uint64_t x)
@@ -81,7 +82,7 @@ static inline uint64_t libc_mix64(uint64_t x)
  * counter, the pid and a count of calls, so that each call, and a fork child's, differs. */
 uint64_t libc_random_seed(void);
 
-/* ---- atomics ------------------------------------------------------------------------- */
+/* ---- atomics ----------------------------------------------------------------------------- */
 
 /* *AT becomes V if V is beyond it (relaxed: for peaks and bounds, not for ordering). */
 #define LIBC_ATOMIC_EXTREME_(name, type, beyond)                                              \
@@ -98,7 +99,7 @@ LIBC_ATOMIC_EXTREME_(libc_atomic_max16, uint16_t, >)
 LIBC_ATOMIC_EXTREME_(libc_atomic_min16, uint16_t, <)
 #undef LIBC_ATOMIC_EXTREME_
 
-/* ---- raw system calls and the futex ---------------------------------------------------- */
+/* ---- raw system calls, the clock and the futex ------------------------------------------- */
 
 /* A system call that touches neither errno nor the TLS: the result, or a negative errno
  * (elsewhere than x86-64, through libc's syscall with errno kept). */
@@ -129,6 +130,14 @@ static inline long libc_sys6(long n, long a, long b, long c, long d, long e, lon
 }
 #endif
 #define libc_sys(n, a, b, c, d) libc_sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
+/* The monotonic clock, in nanoseconds. */
+RAW_SAFE static inline long libc_now_ns(void)
+{
+    struct timespec now;
+    libc_sys(SYS_clock_gettime, CLOCK_MONOTONIC, &now, 0, 0);
+    return now.tv_sec * 1000000000L + now.tv_nsec;
+}
 
 /* Sleeps while *WORD is VALUE, at most TIMEOUT_NS (0: no limit); a wake, a signal or a
  * spurious return end it early: the caller looks at *WORD again. Process-private. */

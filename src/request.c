@@ -86,13 +86,6 @@ static bool request_cross(bool at_exit)
     return first != 0;
 }
 
-static long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
 /* The requests ended since the last pass are scanned together, and a long pass (a tenth of a
  * second or more) that took T is followed by T of rest (at most a second), so that a program
  * ending requests faster than its heap can be scanned still runs at least half of the time.
@@ -107,11 +100,11 @@ static void *request_worker(void *arg)
     for (;;) {
         unsigned seen = atomic_load(&wake);
         atomic_store(&crossing, true);  /* before a take: request_flush waits on it */
-        long start = now_ns();
+        long start = libc_now_ns();
         bool crossed = !atomic_load(&closing) && request_cross(false);
         atomic_store(&crossing, false);
         check_handler();
-        long rest = now_ns() - start;
+        long rest = libc_now_ns() - start;
         if (crossed && rest >= 100000000L) {
             struct timespec pause = { 0, rest < 999999999L ? rest : 999999999L };
             nanosleep(&pause, NULL);

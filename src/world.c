@@ -58,7 +58,7 @@ static struct world_thread *table;
 static size_t count;
 static int mode = MODE_AUTO;            /* MODE_*, from ZMM_WORLD (world_configure) */
 static int stopped_by;                  /* BY_*: how the current stop was made */
-static struct timespec since;           /* when the current stop began */
+static long since;                      /* when the current stop began (libc_now_ns) */
 
 /* ---- time, in raw system calls (the tracer shares the scanner's errno and TLS) --------- */
 
@@ -68,16 +68,9 @@ static struct timespec since;           /* when the current stop began */
 #define WORLD_PTRACE 0
 #endif
 
-RAW_SAFE static long now_ns(void)
-{
-    struct timespec now;
-    libc_sys(SYS_clock_gettime, CLOCK_MONOTONIC, &now, 0, 0);
-    return now.tv_sec * 1000000000L + now.tv_nsec;
-}
-
 RAW_SAFE static long elapsed_ns(void)
 {
-    return now_ns() - (since.tv_sec * 1000000000L + since.tv_nsec);
+    return libc_now_ns() - since;
 }
 
 RAW_SAFE static void nap(long ns)
@@ -566,7 +559,7 @@ size_t world_stop(struct world_thread **threads)
         errno = saved;                  /* nothing else runs (or nothing can be listed) */
         return 0;
     }
-    libc_sys(SYS_clock_gettime, CLOCK_MONOTONIC, &since, 0, 0);
+    since = libc_now_ns();
     if (WORLD_PTRACE && mode != MODE_SIGNAL && ptrace_stop(self))
         stopped_by = BY_PTRACE;
     else {
