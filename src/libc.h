@@ -13,9 +13,9 @@
 #include <time.h>
 #include "defs.h"
 
-/* For what runs where neither errno nor the TLS is its own (world.c's tracer, on a raw clone):
- * no sanitizer instrumentation, which would use the TLS; such code calls only RAW_SAFE
- * functions and libc_sys. */
+/* For what runs where neither errno nor the TLS is its own (world.c's tracer, on a raw clone,
+ * calls only RAW_SAFE functions and libc_sys): sanitizer instrumentation would use the TLS,
+ * and libc's string functions may be a sanitizer's interceptors. */
 #define RAW_SAFE __attribute__((no_sanitize("address", "undefined")))
 
 /* ---- numbers ----------------------------------------------------------------------------- */
