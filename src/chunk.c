@@ -1,7 +1,7 @@
 /* chunk.c: owns chunks: their header (bitmap and page map), page runs inside them, and the
  * cache of empty chunks. Invariants: a chunk belongs to exactly one set (heap) or to the
  * cache; bitmap bit = page in use; free_pages counts the zero bits; held_pages counts pages
- * in use in the bitmap that the owner holds as freed large runs (heap.c gives them back before
+ * in use in the bitmap that the owner holds as freed large runs (runs.c gives them back before
  * the chunk could be found empty, so a chunk leaves its set only when every page is free);
  * a set's hot slots name only chunks of that set (set_link fills, set_unlink clears);
  * only the owning thread touches a set's chunks, so the page paths take no lock; the cache
@@ -141,14 +141,6 @@ static void set_unlink(struct zmm_chunkset *set, struct zmm_chunk *c)
     c->set = NULL;
     if (*chunk_hot_slot(set, c) == (uintptr_t)c + 1)
         *chunk_hot_slot(set, c) = 0;
-}
-
-void chunk_adopt_set(struct zmm_chunkset *set, void *owner)
-{
-    set->owner = owner;
-    struct zmm_chunk *c = set->head;
-    for (size_t i = 0; i < set->count; i++, c = c->next)
-        c->owner = owner;
 }
 
 /* ---- the cache of empty chunks ----------------------------------------------------- */

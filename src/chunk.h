@@ -10,7 +10,7 @@
  * run's first page are used only while a sweep of the bin lists counts its free blocks.
  * A freed run's first page keeps its old entry shifted left by 3 (kind PG_FREE), so a second
  * free can still name the block's size. A freed large run that its heap holds for reuse
- * (held_pages, heap.c) has only that first entry changed: its PG_LCONT pages lead to a first
+ * (held_pages, runs.c) has only that first entry changed: its PG_LCONT pages lead to a first
  * page that is not PG_LARGE, which means freed. */
 enum { PG_FREE = 0, PG_HEADER = 1, PG_SMALL = 2, PG_LARGE = 3, PG_LCONT = 4 };
 #define PG_KIND(m)              ((m) & 7u)
@@ -34,7 +34,7 @@ struct zmm_chunk {
     struct zmm_chunkset *set;
     struct zmm_chunk *next, *prev;  /* the set's list */
     uint32_t free_pages;
-    uint32_t held_pages;            /* pages of freed large runs on the owner's run lists (heap.c):
+    uint32_t held_pages;            /* pages of freed large runs on the owner's run lists (runs.c):
                                      * in use in the bitmap, free in the page map */
     void *track;                    /* tracked mode: track.c's record table of this chunk's slot,
                                      * NULL until first looked up (the table outlives the chunk) */
@@ -100,7 +100,6 @@ size_t chunk_purge_free(struct zmm_chunkset *set);
 /* Gives memory back to the OS: the free pages of the set (if any) and the chunk cache.
  * Returns the bytes given back. */
 size_t chunk_trim(struct zmm_chunkset *set);
-void chunk_adopt_set(struct zmm_chunkset *set, void *owner);
 
 struct chunk_stats {
     size_t mapped, in_use, peak, cached;   /* chunks */

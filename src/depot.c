@@ -31,7 +31,7 @@ static size_t block_used;
 static size_t stacks;
 static spinlock_t depot_lock;
 
-static uint32_t stack_hash(const uintptr_t *pcs, unsigned n)
+static uint32_t depot_hash(const uintptr_t *pcs, unsigned n)
 {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
     for (unsigned i = 0; i < n; i++) {
@@ -81,7 +81,7 @@ uint32_t depot_put(const uintptr_t *pcs, unsigned n)
 {
     if (n == 0)
         return DEPOT_NONE;
-    uint32_t hash = stack_hash(pcs, n);
+    uint32_t hash = depot_hash(pcs, n);
     _Atomic uint32_t *table = atomic_load_explicit(&buckets, memory_order_acquire);
     if (table) {
         uint32_t id = chain_find(atomic_load_explicit(&table[hash >> (32 - BUCKET_BITS)],

@@ -7,6 +7,7 @@
 #include "report.h"
 #include "depot.h"
 #include "libc.h"
+#include "lock.h"
 #include "options.h"
 #include "os.h"
 #include "out.h"
@@ -60,7 +61,7 @@ static void sift(uint8_t *base, size_t size, size_t root, size_t n, cmp_fn cmp)
     }
 }
 
-static void heap_sort(void *items, size_t n, size_t size, cmp_fn cmp)
+static void sort_items(void *items, size_t n, size_t size, cmp_fn cmp)
 {
     uint8_t *base = items;
     for (size_t i = n / 2; i-- > 0;)
@@ -111,7 +112,7 @@ static unsigned frames_of(uint32_t stack, struct symbol *frames)
 
 static size_t group_items(struct scan_item *items, size_t count, struct group *groups)
 {
-    heap_sort(items, count, sizeof *items, by_kind_stack);
+    sort_items(items, count, sizeof *items, by_kind_stack);
     size_t n = 0;
     for (size_t i = 0; i < count; i++) {
         const struct scan_item *it = &items[i];
@@ -120,7 +121,7 @@ static size_t group_items(struct scan_item *items, size_t count, struct group *g
         groups[n - 1].bytes += it->size;
         groups[n - 1].blocks++;
     }
-    heap_sort(groups, n, sizeof *groups, by_kind_bytes);
+    sort_items(groups, n, sizeof *groups, by_kind_bytes);
     return n;
 }
 
@@ -372,10 +373,9 @@ static bool report_part(const struct report_opts *ro, struct writer *w, struct s
     return leaked;
 }
 
-bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_blocks)
+static bool report_scan(const struct report_opts *ro, struct scan_result *leaked_blocks)
 {
-    bool was = track_guard;
-    track_guard = true;
+    bool was = track_busy_set(true);
     struct scan_opts so = { .at_exit = ro->at_exit, .own_thread = ro->own_thread,
                             .reachable = zmm_opt.leaks == LEAKS_REACHABLE || ro->retained,
                             .first = ro->first, .last = ro->last, .born = ro->born,
@@ -386,7 +386,7 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         *leaked_blocks = (struct scan_result){ 0 };
     if (!scan_run(&so, &r)) {
         out_warn("not enough memory to scan the heap; no leak report");
-        track_guard = was;
+        track_busy_set(was);
         return false;
     }
     if (ro->silent) {                   /* reclaim only: no groups, no symbols */
@@ -394,7 +394,7 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
             *leaked_blocks = r;
         else
             scan_release(&r);
-        track_guard = was;
+        track_busy_set(was);
         return false;
     }
     if (!r.count && !owed_empty(ro)) {
@@ -402,7 +402,7 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
             *leaked_blocks = r;
         else
             scan_release(&r);
-        track_guard = was;
+        track_busy_set(was);
         return false;
     }
     size_t gbytes = (r.count ? r.count : 1) * sizeof(struct group);
@@ -410,7 +410,7 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
     if (w.groups && w.frames && !ro->per_request) {
         leaked = report_part(ro, &w, r.items, r.count);
     } else if (w.groups && w.frames) {
-        heap_sort(r.items, r.count, sizeof *r.items, by_request);
+        sort_items(r.items, r.count, sizeof *r.items, by_request);
         for (size_t i = 0, j; i < r.count; i = j) {
             for (j = i + 1; j < r.count && r.items[j].request == r.items[i].request;)
                 j++;
@@ -430,6 +430,16 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         *leaked_blocks = r;
     else
         scan_release(&r);
-    track_guard = was;
+    track_busy_set(was);
     return leaked;
+}
+
+static spinlock_t report_lock;      /* one report at a time (libdw's session is one) */
+
+bool report_leaks(const struct report_opts *ro, struct scan_result *leaked)
+{
+    spin_lock(&report_lock);
+    bool found = report_scan(ro, leaked);
+    spin_unlock(&report_lock);
+    return found;
 }

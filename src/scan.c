@@ -40,7 +40,7 @@ struct pending {
 
 struct scan {
     const struct scan_opts *opts;
-    struct pending *stack;              /* blocks marked and not yet read: stack[head..depth) */
+    struct pending *queue;              /* blocks marked and not yet read: queue[head..depth) */
     size_t head, depth, live;
     uintptr_t heap_lo, heap_hi;         /* bounds of zmm's slots */
     struct range excluded[MAX_EXCLUDED];
@@ -81,7 +81,7 @@ static void mark_word(struct scan *s, uintptr_t w)
     atomic_fetch_or_explicit(&r->state, REC_REACHED, memory_order_relaxed);
     if (s->depth < s->live) {
         __builtin_prefetch((const void *)start);
-        s->stack[s->depth++] = (struct pending){ start, size };
+        s->queue[s->depth++] = (struct pending){ start, size };
     }
 }
 
@@ -97,7 +97,7 @@ static void mark_words(struct scan *s, uintptr_t lo, uintptr_t hi)
 static void mark_drain(struct scan *s)
 {
     while (s->head < s->depth) {
-        struct pending b = s->stack[s->head++];
+        struct pending b = s->queue[s->head++];
         mark_words(s, b.start, b.start + b.size);
     }
     s->head = s->depth = 0;
@@ -182,6 +182,25 @@ static uintptr_t exit_caller(const struct libc_mapping *m, uintptr_t sp, uintptr
     return fallback;
 }
 
+/* Where exited threads' stacks and thread descriptors were, so that the scanner does not take
+ * the stale values on a cached (dead) thread stack for roots, but still reads the descriptor
+ * above it. A ring: the oldest are forgotten. Written under the heap list's lock, which the
+ * scan holds. */
+#define DEAD_STACKS 1024
+static uintptr_t dead_sp[DEAD_STACKS], dead_tp[DEAD_STACKS];
+static size_t dead_next;
+
+static void thread_exited(void)
+{
+    dead_sp[dead_next % DEAD_STACKS] = (uintptr_t)__builtin_frame_address(0);
+    dead_tp[dead_next++ % DEAD_STACKS] = (uintptr_t)pthread_self();
+}
+
+void scan_enable(void)
+{
+    heap_on_thread_exit(thread_exited);
+}
+
 /* The part of mapping M that holds roots: a live stack from its lowest stack pointer up, the
  * exiting thread's stack not at all (but its thread block, when it is there), a dead thread's
  * stack not at all but its thread descriptor (glibc keeps the thread's DTV and its return
@@ -208,10 +227,9 @@ static void mark_mapping(struct scan *s, const struct libc_mapping *m, const str
         live_stack = true;
     }
     if (!live_stack && prev && prev->hi == m->lo && !strcmp(prev->perms, "---p")) {
-        const uintptr_t *dead, *dead_tp;
-        size_t n = heap_dead_stacks(&dead, &dead_tp);
+        size_t n = dead_next < DEAD_STACKS ? dead_next : DEAD_STACKS;
         for (size_t i = 0; i < n; i++)
-            if (contains(m, dead[i])) {
+            if (contains(m, dead_sp[i])) {
                 lo = contains(m, dead_tp[i]) ? dead_tp[i] : m->hi;
                 break;
             }
@@ -261,7 +279,7 @@ static void seed_runtime(uintptr_t start, size_t size, struct zmm_rec *r, void *
     if ((st & REC_RUNTIME) && !(st & REC_REACHED) && r->request >= s->born) {
         atomic_fetch_or_explicit(&r->state, REC_REACHED, memory_order_relaxed);
         if (s->depth < s->live)
-            s->stack[s->depth++] = (struct pending){ start, size };
+            s->queue[s->depth++] = (struct pending){ start, size };
     }
 }
 
@@ -359,13 +377,13 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
     size_t live = s.live;
     out->bytes = live * sizeof(struct scan_item);
     out->items = os_map_scratch(out->bytes);
-    s.stack = os_map_scratch(live * sizeof(struct pending));
+    s.queue = os_map_scratch(live * sizeof(struct pending));
     struct libc_maps maps;              /* read as the roots are marked: nothing maps meanwhile */
     maps.fd = -1;
-    bool ok = out->items && s.stack && libc_maps_open(&maps);
+    bool ok = out->items && s.queue && libc_maps_open(&maps);
     if (ok) {
         exclude(&s, out->items, out->bytes);
-        exclude(&s, s.stack, live * sizeof(struct pending));
+        exclude(&s, s.queue, live * sizeof(struct pending));
         exclude(&s, s.threads, WORLD_BYTES);     /* copies of registers, the tracer's stack */
         libc_segments(&__ehdr_start, PF_W, exclude_segment, &s);
         walk(&s, seed_runtime);
@@ -380,7 +398,7 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
     world_resume();
     heap_unlock_all();
     libc_maps_close(&maps);
-    os_unmap_scratch(s.stack, live * sizeof(struct pending));
+    os_unmap_scratch(s.queue, live * sizeof(struct pending));
     if (s.born)
         born_end(&s);
     if (!ok) {

@@ -16,9 +16,8 @@
 #define SUPP_MAX       1024u
 #define LEAK_PREFIX    "leak:"
 
-/* Built-in suppressions: only memory the C runtime keeps on purpose (never a program's own
- * leaks). Each is a "leak:PATTERN" line; NULL ends the list, which may hold nothing else. */
-/* Memory the C runtime keeps on purpose, never a program's own leaks. What the dynamic loader
+/* Built-in suppressions, "leak:PATTERN" lines ended by NULL: memory the C runtime keeps on
+ * purpose, never a program's own leaks. What the dynamic loader
  * allocates for itself (DTVs, link maps) is a root already (track.c marks those blocks); these
  * name the same kind of memory where it is reached through a frame of the program, as
  * LeakSanitizer's own list does: TLS blocks of dlopen'd objects (glibc bug 12650) and the

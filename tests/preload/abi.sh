@@ -1,5 +1,5 @@
 #!/bin/sh
-# abi.sh LIB: the pitfalls of DESIGN.md that show in libzmm.so's dynamic section.
+# abi.sh LIB: the preload pitfalls that show in libzmm.so's dynamic section (README, "How it works"):
 #   - it defines exactly the allocation API, dlopen, pipe2 (libunwind's pipe, moved out of the
 #     program's way) and zmm_* (nothing leaks out);
 #   - none of them carries a version node (a named node leaves malloc@GLIBC_2.2.5 bound to libc);
