@@ -75,7 +75,7 @@ uint32_t capture_stack(struct zmm_heap *h)
     for (unsigned w = 0; cached && w < CAP_WAYS; w++)
         if (set.tags[w] == key && cap_same(set.entries + w * stride, key))
             return (uint32_t)set.entries[w * stride];
-    uintptr_t pcs[STACK_CAPTURE_MAX], slots[STACK_CAPTURE_MAX];
+    uintptr_t pcs[STACK_DEPTH_MAX], slots[STACK_DEPTH_MAX];
     track_busy_set(true);
     unsigned n = stack_capture(pcs, depth, cached ? slots : NULL, key);
     uint32_t id = depot_put(pcs, n);

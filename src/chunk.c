@@ -12,6 +12,7 @@
  * to CACHE_EXTRA), and every 256 releases one is lost, so a program that keeps taking back
  * what it gave keeps it in memory, not faulted in page by page. */
 #include "chunk.h"
+#include "libc.h"
 #include "lock.h"
 #include "options.h"
 #include "os.h"
@@ -178,10 +179,7 @@ static struct zmm_chunk *chunk_new(void)
         }
     }
     chunk_init_header(c);
-    size_t now = atomic_fetch_add(&chunks_in_use, 1) + 1;
-    size_t peak = atomic_load(&chunks_peak);
-    while (now > peak && !atomic_compare_exchange_weak(&chunks_peak, &peak, now))
-        ;
+    libc_atomic_max(&chunks_peak, atomic_fetch_add(&chunks_in_use, 1) + 1);
     return c;
 }
 

@@ -8,10 +8,10 @@
  * again (checked.c wipes the tails of a new run). No allocation, no I/O but the one warning of a
  * bad option string. */
 #include "debug.h"
+#include "libc.h"
 #include "out.h"
 
 #include <string.h>
-#include <sys/auxv.h>
 
 struct debug_opts debug_opts = { .poison_alloc = -1, .poison_free = -1 };
 
@@ -27,10 +27,7 @@ struct tail {
 
 static uint64_t tag_of(const void *p, unsigned state)
 {
-    uint64_t x = key ^ (uintptr_t)p ^ ((uint64_t)state << 56);
-    x ^= x >> 29;
-    x *= 0xbf58476d1ce4e5b9ull;
-    return x ^ (x >> 32);
+    return libc_mix64(key ^ (uintptr_t)p ^ ((uint64_t)state << 56));
 }
 
 /* ---- the option string ------------------------------------------------------------- */
@@ -105,11 +102,7 @@ void debug_configure(const char *spec)
     if (o.poison_free >= 0 && !o.padding)
         o.padding = 8;                  /* the tail then still has a canary before it */
     o.on = o.tail || o.poison_alloc >= 0 || o.check_on_exit;
-    const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
-    uint64_t seed = 0;
-    if (r)
-        memcpy(&seed, r + 8, sizeof seed);
-    key = seed ^ __builtin_ia32_rdtsc() ^ (uintptr_t)&key;
+    key = libc_random_seed();
     canary = (unsigned char)(key >> 40) | 1;
     while (canary == o.poison_alloc || canary == o.poison_free)
         canary += 2;

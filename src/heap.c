@@ -10,6 +10,7 @@
  * hold them all. Pages are counted against the memory limit through the heap's credit
  * (limit.c), and freed large runs are held for reuse (runs.c). */
 #include "heap.h"
+#include "libc.h"
 #include "limit.h"
 #include "lock.h"
 #include "os.h"
@@ -17,7 +18,6 @@
 
 #include <pthread.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <unistd.h>
 
 __thread struct zmm_heap *heap_tls __attribute__((tls_model("initial-exec")));
@@ -29,24 +29,14 @@ static spinlock_t heaps_lock;
 static struct zmm_heap *heaps_all, *heaps_abandoned;
 static struct zmm_heap orphan;
 static pthread_key_t exit_key;
-static uint64_t key_seed;
 static _Atomic uint64_t stray_remote_bytes;   /* remote frees by threads without a heap */
 
 /* ---- keys -------------------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
+/* A fresh seed each time (a fork child's differs from its parent's). */
 static uintptr_t heap_new_key(const struct zmm_heap *h)
 {
-    uint64_t t = __builtin_ia32_rdtsc();
-    return (uintptr_t)mix64(key_seed ^ mix64((uintptr_t)h) ^ mix64(t)) | 1;
+    return (uintptr_t)libc_mix64(libc_random_seed() ^ libc_mix64((uintptr_t)h)) | 1;
 }
 
 /* ---- slow paths of the owner ------------------------------------------------------- */
@@ -450,7 +440,6 @@ static void heap_rekey(struct zmm_heap *h)
 void heap_after_fork(void)
 {
     spin_init(&heaps_lock);
-    key_seed = mix64(key_seed ^ (uint64_t)getpid() ^ __builtin_ia32_rdtsc());
     for (struct zmm_heap *h = heaps_all; h; h = h->next_all) {
         spin_init(&h->lock);
         if (h != heap_self && h != &orphan && h->state == HEAP_ACTIVE)
@@ -463,11 +452,6 @@ void heap_after_fork(void)
 void heap_init(bool fast)
 {
     fast_paths = fast;
-    const void *at_random = (const void *)getauxval(AT_RANDOM);
-    uint64_t r[2] = { 0, 0 };
-    if (at_random)
-        memcpy(r, at_random, sizeof r);             /* the kernel does not align it */
-    key_seed = mix64(r[0] ^ r[1] ^ __builtin_ia32_rdtsc());
     heap_setup(&orphan);
     orphan.next_all = heaps_all;
     heaps_all = &orphan;

@@ -13,6 +13,7 @@
  * blocks cannot be split). A range's registry entries are cleared before the range goes back
  * to the kernel, which may map something else there at once. */
 #include "huge.h"
+#include "libc.h"
 #include "limit.h"
 #include "lock.h"
 #include "os.h"
@@ -40,9 +41,7 @@ static void huge_count(size_t add, size_t sub)
 {
     size_t now = atomic_fetch_add(&live_bytes, add) + add;
     atomic_fetch_sub(&live_bytes, sub);
-    size_t p = atomic_load(&peak_bytes);
-    while (now > p && !atomic_compare_exchange_weak(&peak_bytes, &p, now))
-        ;
+    libc_atomic_max(&peak_bytes, now);
 }
 
 /* The smallest cached mapping of SIZE to MOST bytes; if there is none, the largest of LEAST

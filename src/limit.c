@@ -5,6 +5,7 @@
  * through a credit, taken in batches, so page runs come and go without touching the shared
  * count: the limit is exact to within a batch per thread. It sits below heap.c. */
 #include "limit.h"
+#include "libc.h"
 #include "options.h"
 #include "out.h"
 
@@ -21,10 +22,7 @@ bool limit_take(size_t bytes)
         atomic_fetch_sub_explicit(&in_use, bytes, memory_order_relaxed);
         return false;
     }
-    size_t p = atomic_load_explicit(&peak, memory_order_relaxed);
-    while (now > p && !atomic_compare_exchange_weak_explicit(&peak, &p, now, memory_order_relaxed,
-                                                             memory_order_relaxed))
-        ;
+    libc_atomic_max(&peak, now);
     return true;
 }
 

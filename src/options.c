@@ -4,6 +4,7 @@
  * and the default it keeps; the program always runs on. A parser leaves its output alone
  * when it refuses a value. */
 #include "options.h"
+#include "libc.h"
 #include "out.h"
 
 #include <fcntl.h>
@@ -42,14 +43,11 @@ bool options_parse_flag(const char *s, void *out)
 /* Digits only, at most MAX. */
 static bool parse_uint(const char *s, size_t max, size_t *v)
 {
-    if (*s < '0' || *s > '9')
+    uint64_t u;
+    if (!libc_parse_dec(&s, max, &u) || *s)
         return false;
-    for (*v = 0; *s >= '0' && *s <= '9'; s++) {
-        if (*v > (max - (size_t)(*s - '0')) / 10)
-            return false;
-        *v = *v * 10 + (size_t)(*s - '0');
-    }
-    return !*s;
+    *v = (size_t)u;
+    return true;
 }
 
 /* PHP's size syntax: digits with an optional K, M or G suffix; -1 (or "adaptive") unset. */
@@ -114,7 +112,7 @@ bool options_parse_depth(const char *s, void *out)
 }
 
 /* A signal by name (with or without SIG), by number, or RTMIN+N / RTMAX-N; "none" is 0. Not
- * KILL or STOP, which cannot be caught, nor the one zmm stops threads with (RTMAX-2). */
+ * KILL or STOP, which cannot be caught, nor the one zmm stops threads with. */
 bool options_parse_signal(const char *s, void *out)
 {
     static const struct { const char *name; int sig; } names[] = {
@@ -137,7 +135,7 @@ bool options_parse_signal(const char *s, void *out)
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
             if (!strcmp(s, names[i].name))
                 v = (size_t)names[i].sig;
-    if (v == 0 || v > (size_t)SIGRTMAX || v == SIGKILL || v == SIGSTOP || v == (size_t)SIGRTMAX - 2)
+    if (v == 0 || v > (size_t)SIGRTMAX || v == SIGKILL || v == SIGSTOP || v == (size_t)WORLD_STOP_SIGNAL)
         return false;
     return set_number(out, v);
 }
@@ -234,39 +232,14 @@ void options_load(char **envp)
         option_offer(*e);
 }
 
-/* The basename of the first NUL- or newline-terminated string in FILE (at most SIZE). */
-static void read_basename(const char *file, bool link, char *out, size_t size)
-{
-    char buf[1024];
-    ssize_t n = -1;
-    out[0] = '\0';
-    if (link) {
-        n = readlink(file, buf, sizeof buf - 1);
-    } else {
-        int fd = open(file, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            n = read(fd, buf, sizeof buf - 1);
-            close(fd);
-        }
-    }
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    const char *base = strrchr(buf, '/');
-    base = base ? base + 1 : buf;
-    size_t len = strlen(base);
-    len = len < size - 1 ? len : size - 1;
-    memcpy(out, base, len);
-    out[len] = '\0';
-}
-
 bool options_selects_program(const char *list)
 {
     if (!list[0])
         return true;
-    char exe[256], arg0[256];
-    read_basename("/proc/self/exe", true, exe, sizeof exe);
-    read_basename("/proc/self/cmdline", false, arg0, sizeof arg0);
+    char exe_path[1024], arg0_path[1024];       /* argv[0]: cmdline's first string */
+    libc_exe_path(exe_path, sizeof exe_path);
+    libc_read_file("/proc/self/cmdline", arg0_path, sizeof arg0_path);
+    const char *exe = libc_basename(exe_path), *arg0 = libc_basename(arg0_path);
     for (const char *p = list; *p;) {
         size_t n = strcspn(p, ",");
         if (n && ((strlen(exe) == n && !strncmp(p, exe, n)) || (strlen(arg0) == n && !strncmp(p, arg0, n))))

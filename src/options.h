@@ -31,7 +31,8 @@ enum world_mode { WORLD_AUTO, WORLD_PTRACE, WORLD_SIGNAL };
     X(WORLD,        world,   world,        "auto",      "how threads are stopped for a scan: auto (ptrace, else signals), ptrace (warn when it falls back) or signal")
 
 #define OPT_UNSET ((size_t)-1)   /* "adaptive" / "-1" for size options, "unchanged" exit code */
-#define STACK_DEPTH_MAX 64
+#define STACK_DEPTH_MAX 64      /* frames kept at most (ZMM_STACK_DEPTH's ceiling; stack.c's) */
+#define WORLD_STOP_SIGNAL (SIGRTMAX - 2)    /* world.c stops threads with it: not for requests */
 enum leaks_mode { LEAKS_OFF, LEAKS_ON, LEAKS_REACHABLE };
 enum report_format { FORMAT_TEXT, FORMAT_JSON };
 

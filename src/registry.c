@@ -4,6 +4,7 @@
  * aux words. Readers take no lock; writers change only the entries of memory they own, and
  * a spin lock guards leaf creation. */
 #include "registry.h"
+#include "libc.h"
 #include "lock.h"
 #include "os.h"
 
@@ -42,14 +43,10 @@ bool registry_set(uintptr_t addr, uint64_t entry)
         return false;
     size_t t = addr >> (CHUNK_SHIFT + REG_LEAF_BITS);
     uint16_t i = (uint16_t)SLOT_INDEX(addr);
-    uint16_t lo = atomic_load_explicit(&leaf_lo[t], memory_order_relaxed);
-    while (entry && i < lo && !atomic_compare_exchange_weak_explicit(&leaf_lo[t], &lo, i, memory_order_relaxed,
-                                                                      memory_order_relaxed))
-        ;
-    uint16_t hi = atomic_load_explicit(&leaf_hi[t], memory_order_relaxed);
-    while (entry && i > hi && !atomic_compare_exchange_weak_explicit(&leaf_hi[t], &hi, i, memory_order_relaxed,
-                                                                      memory_order_relaxed))
-        ;
+    if (entry) {
+        libc_atomic_min16(&leaf_lo[t], i);
+        libc_atomic_max16(&leaf_hi[t], i);
+    }
     atomic_store_explicit(&leaf[SLOT_INDEX(addr)], entry, memory_order_release);
     return true;
 }

@@ -6,6 +6,7 @@
  * it holds no heap lock while it writes, so threads still allocating are never blocked. */
 #include "report.h"
 #include "depot.h"
+#include "libc.h"
 #include "lock.h"
 #include "options.h"
 #include "os.h"
@@ -147,21 +148,15 @@ static void apply_suppressions(struct group *groups, size_t n, struct totals *t,
 
 /* ---- text -------------------------------------------------------------------------- */
 
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
 static void text_frame(struct out *o, unsigned i, const struct symbol *s)
 {
     out_printf(o, "    #%u 0x%lx", i, (unsigned long)s->pc);
     if (s->function[0])
         out_printf(o, " in %s", s->function);
     if (s->file[0] && s->line)
-        out_printf(o, " %s:%u", base_name(s->file), s->line);
+        out_printf(o, " %s:%u", libc_basename(s->file), s->line);
     if (s->object[0])
-        out_printf(o, " (%s+0x%lx)", base_name(s->object), (unsigned long)s->offset);
+        out_printf(o, " (%s+0x%lx)", libc_basename(s->object), (unsigned long)s->offset);
     else                                /* unloaded before the report, as LeakSanitizer says */
         out_printf(o, " (<unknown module>)");
     out_write(o, "\n", 1);
@@ -254,9 +249,8 @@ static void json_report(struct out *o, const struct report_opts *ro, const struc
                         size_t n, const struct totals *t, struct symbol *frames)
 {
     const char *const *kinds = ro->retained ? kind_json_retained : kind_json;
-    char exe[512] = "";
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[len > 0 ? len : 0] = '\0';
+    char exe[512];
+    libc_exe_path(exe, sizeof exe);
     out_printf(o, "{\"zmm_report\": 1, \"pid\": %d, \"program\": ", (int)getpid());
     json_string(o, exe);
     out_printf(o, ", \"trigger\": \"%s\", \"request\": %u, \"leaks\": [", ro->trigger, ro->request);
@@ -322,11 +316,11 @@ void report_where(uintptr_t pc, char *buf, size_t cap)
     symbol_lookup(pc, &s);
     symbol_end();
     if (s.function[0] && s.line)
-        out_format(buf, cap, "%s %s:%u", s.function, base_name(s.file), s.line);
+        out_format(buf, cap, "%s %s:%u", s.function, libc_basename(s.file), s.line);
     else if (s.function[0])
-        out_format(buf, cap, "%s (%s+0x%lx)", s.function, base_name(s.object), (unsigned long)s.offset);
+        out_format(buf, cap, "%s (%s+0x%lx)", s.function, libc_basename(s.object), (unsigned long)s.offset);
     else
-        out_format(buf, cap, "%s+0x%lx", s.object[0] ? base_name(s.object) : "?", (unsigned long)s.offset);
+        out_format(buf, cap, "%s+0x%lx", s.object[0] ? libc_basename(s.object) : "?", (unsigned long)s.offset);
 }
 
 /* ---- the report -------------------------------------------------------------------- */

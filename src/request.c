@@ -7,18 +7,17 @@
  * not survive fork) on the first tracked allocation, and it says once if the program has put
  * a handler of its own in the place of zmm's. */
 #include "request.h"
+#include "libc.h"
 #include "options.h"
 #include "out.h"
 #include "report.h"
 #include "track.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,7 +138,7 @@ static void request_handler(int sig)
     else
         atomic_fetch_sub(&queued, 1);   /* the worker is far behind: this one goes unreported */
     atomic_fetch_add(&wake, 1);
-    syscall(SYS_futex, &wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    libc_futex_wake(&wake, 1);
     errno = saved;
 }
 
@@ -180,13 +179,6 @@ static bool request_cross(bool at_exit)
     return first != 0;
 }
 
-static long now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
 /* The requests ended since the last pass are scanned together, and a long pass (a tenth of a
  * second or more) that took T is followed by T of rest (at most a second), so that a program
  * ending requests faster than its heap can be scanned still runs at least half of the time.
@@ -201,19 +193,18 @@ static void *request_worker(void *arg)
     for (;;) {
         unsigned seen = atomic_load(&wake);
         atomic_store(&crossing, true);  /* before a take: request_flush waits on it */
-        long start = now_ns();
+        long start = libc_now_ns();
         bool crossed = !atomic_load(&closing) && request_cross(false);
         atomic_store(&crossing, false);
         check_handler();
-        long rest = now_ns() - start;
+        long rest = libc_now_ns() - start;
         if (crossed && rest >= 100000000L) {
             struct timespec pause = { 0, rest < 999999999L ? rest : 999999999L };
             nanosleep(&pause, NULL);
         }
         if (crossed)
             continue;
-        struct timespec second = { 1, 0 };
-        syscall(SYS_futex, &wake, FUTEX_WAIT_PRIVATE, seen, &second, NULL, 0);
+        libc_futex_wait(&wake, seen, 1000000000L);
     }
     return NULL;
 }

@@ -11,9 +11,9 @@
  * result is copied out before the world resumes; marks are cleared. */
 #include "scan.h"
 #include "heap.h"
+#include "libc.h"
 #include "os.h"
 #include "registry.h"
-#include "stack.h"
 #include "track.h"
 #include "world.h"
 
@@ -31,13 +31,6 @@ extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
 
 struct range {
     uintptr_t lo, hi;
-};
-
-struct mapping {
-    uintptr_t lo, hi;
-    char perms[5];
-    bool named_device;                  /* a /dev/ path other than /dev/zero */
-    bool brk_heap;                      /* "[heap]": the system allocator's */
 };
 
 struct pending {
@@ -164,7 +157,7 @@ static void mark_root(struct scan *s, uintptr_t lo, uintptr_t hi, unsigned ex)
 
 /* ---- roots ------------------------------------------------------------------------- */
 
-static bool contains(const struct mapping *m, uintptr_t a)
+static bool contains(const struct libc_mapping *m, uintptr_t a)
 {
     return a >= m->lo && a < m->hi;
 }
@@ -174,7 +167,7 @@ static bool contains(const struct mapping *m, uintptr_t a)
  * the program's (a forked child often exits from deep inside with live locals). The caller's
  * frame starts above the return address into exit() and exit's own frame (glibc 2.36: one
  * padding word, "sub $8, %rsp"). Not found: the whole stack is dead, up to FALLBACK. */
-static uintptr_t exit_caller(const struct mapping *m, uintptr_t sp, uintptr_t fallback)
+static uintptr_t exit_caller(const struct libc_mapping *m, uintptr_t sp, uintptr_t fallback)
 {
     const uint8_t *code = (const uint8_t *)(uintptr_t)&exit;
     if (code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa)
@@ -212,7 +205,7 @@ void scan_enable(void)
  * exiting thread's stack not at all (but its thread block, when it is there), a dead thread's
  * stack not at all but its thread descriptor (glibc keeps the thread's DTV and its return
  * value there until the stack is reused or freed). */
-static void mark_mapping(struct scan *s, const struct mapping *m, const struct mapping *prev)
+static void mark_mapping(struct scan *s, const struct libc_mapping *m, const struct libc_mapping *prev)
 {
     uintptr_t lo = m->lo;
     bool live_stack = false;
@@ -244,87 +237,17 @@ static void mark_mapping(struct scan *s, const struct mapping *m, const struct m
     mark_root(s, lo, m->hi, 0);
 }
 
-/* /proc/self/maps, whole, in scratch memory (grown until it fits). */
-static char *maps_read(size_t *len, size_t *cap)
+/* The roots: the private writable mappings of MAPS but for devices (/dev/zero is memory) and
+ * the brk heap, which is glibc's, and only zmm's own work uses it once zmm is in place (libdw,
+ * libunwind): its freed memory holds stale addresses of mappings long gone; then the stopped
+ * threads' registers. */
+static void mark_roots(struct scan *s, struct libc_maps *maps)
 {
-    for (*cap = (size_t)256 << 10; *cap <= ((size_t)256 << 20); *cap *= 4) {
-        char *buf = os_map_scratch(*cap);
-        int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-        if (!buf || fd < 0) {
-            os_unmap_scratch(buf, *cap);
-            if (fd >= 0)
-                close(fd);
-            return NULL;
-        }
-        *len = 0;
-        ssize_t n;
-        while (*len < *cap - 1 && (n = read(fd, buf + *len, *cap - 1 - *len)) > 0)
-            *len += (size_t)n;
-        close(fd);
-        if (*len < *cap - 1) {
-            buf[*len] = '\0';
-            return buf;
-        }
-        os_unmap_scratch(buf, *cap);
-    }
-    return NULL;
-}
-
-static uintptr_t parse_hex(const char **p)
-{
-    uintptr_t v = 0;
-    for (;; (*p)++) {
-        char c = **p;
-        if (c >= '0' && c <= '9')
-            v = v << 4 | (uintptr_t)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v = v << 4 | (uintptr_t)(c - 'a' + 10);
-        else
-            return v;
-    }
-}
-
-/* Does [P, END) hold the text WORD (of LEN bytes)? */
-static bool line_has(const char *p, const char *end, const char *word, size_t len)
-{
-    for (; p + len <= end; p++)
-        if (!memcmp(p, word, len))
-            return true;
-    return false;
-}
-
-/* One line of maps: "lo-hi perms offset dev inode   path". Everything is looked for within the
- * line (the buffer holds tens of thousands of lines: a search to its end per line would make
- * the scan quadratic). */
-static const char *parse_mapping(const char *p, struct mapping *m)
-{
-    m->lo = parse_hex(&p);
-    if (*p == '-')
-        p++;
-    m->hi = parse_hex(&p);
-    while (*p == ' ')
-        p++;
-    for (int i = 0; i < 4; i++)
-        m->perms[i] = *p && *p != '\n' ? *p++ : '-';
-    m->perms[4] = '\0';
-    const char *eol = strchr(p, '\n');
-    const char *end = eol ? eol : p + strlen(p);
-    const char *path = memchr(p, '/', (size_t)(end - p));
-    m->named_device = path && end - path >= 5 && !memcmp(path, "/dev/", 5) &&
-                      !(end - path >= 9 && !memcmp(path, "/dev/zero", 9));
-    m->brk_heap = line_has(p, end, "[heap]", 6);
-    return eol ? eol + 1 : end;
-}
-
-static void mark_roots(struct scan *s, const char *maps)
-{
-    struct mapping m, prev = { 0 };
+    struct libc_mapping m, prev = { 0 };
     bool have_prev = false;
-    for (const char *p = maps; *p;) {
-        p = parse_mapping(p, &m);
-        /* The brk heap is glibc's, which only zmm's own work uses once zmm is in place (libdw,
-         * libunwind); its freed memory holds stale addresses of mappings long gone. */
-        if (m.perms[0] == 'r' && m.perms[1] == 'w' && m.perms[3] == 'p' && !m.named_device && !m.brk_heap)
+    while (libc_maps_next(maps, &m)) {
+        bool device = !strncmp(m.path, "/dev/", 5) && strncmp(m.path, "/dev/zero", 9);
+        if (m.perms[0] == 'r' && m.perms[1] == 'w' && m.perms[3] == 'p' && !device && strcmp(m.path, "[heap]"))
             mark_mapping(s, &m, have_prev ? &prev : NULL);
         prev = m;
         have_prev = true;
@@ -455,27 +378,26 @@ bool scan_run(const struct scan_opts *opts, struct scan_result *out)
     out->bytes = live * sizeof(struct scan_item);
     out->items = os_map_scratch(out->bytes);
     s.queue = os_map_scratch(live * sizeof(struct pending));
-    size_t maps_len, maps_cap;
-    char *maps = maps_read(&maps_len, &maps_cap);
-    bool ok = out->items && s.queue && maps;
+    struct libc_maps maps;              /* read as the roots are marked: nothing maps meanwhile */
+    maps.fd = -1;
+    bool ok = out->items && s.queue && libc_maps_open(&maps);
     if (ok) {
         exclude(&s, out->items, out->bytes);
         exclude(&s, s.queue, live * sizeof(struct pending));
-        exclude(&s, maps, maps_cap);
         exclude(&s, s.threads, WORLD_BYTES);     /* copies of registers, the tracer's stack */
-        stack_segments(&__ehdr_start, PF_W, exclude_segment, &s);
+        libc_segments(&__ehdr_start, PF_W, exclude_segment, &s);
         walk(&s, seed_runtime);
         mark_drain(&s);
         if (s.born)
             walk(&s, mark_inherited);
-        mark_roots(&s, maps);
+        mark_roots(&s, &maps);
         mark_drain(&s);
         walk(&s, mark_indirect);
     }
     walk(&s, collect);
     world_resume();
     heap_unlock_all();
-    os_unmap_scratch(maps, maps_cap);
+    libc_maps_close(&maps);
     os_unmap_scratch(s.queue, live * sizeof(struct pending));
     if (s.born)
         born_end(&s);

@@ -7,10 +7,10 @@
  * moves it up, out of the program's way. */
 #include "stack.h"
 #include "fd.h"
+#include "libc.h"
 #include "sys.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
@@ -29,20 +29,6 @@ static int (*unwind)(void **buf, int size);
 static atomic_int loaded;               /* 0 not tried, 1 tried */
 static struct text_range self_text, loader_text;
 
-void stack_segments(const void *ehdr, unsigned flag, void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx),
-                    void *ctx)
-{
-    const ElfW(Ehdr) *eh = ehdr;
-    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
-    uintptr_t bias = (uintptr_t)eh;
-    for (unsigned i = 0; i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0)
-            bias = (uintptr_t)eh - ph[i].p_vaddr;
-    for (unsigned i = 0; i < eh->e_phnum; i++)
-        if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & flag))
-            fn(bias + ph[i].p_vaddr, bias + ph[i].p_vaddr + ph[i].p_memsz, ctx);
-}
-
 static void widen(uintptr_t lo, uintptr_t hi, void *ctx)
 {
     struct text_range *r = ctx;
@@ -54,7 +40,7 @@ static void widen(uintptr_t lo, uintptr_t hi, void *ctx)
 static struct text_range text_of(const void *ehdr)
 {
     struct text_range r = { UINTPTR_MAX, 0 };
-    stack_segments(ehdr, PF_X, widen, &r);
+    libc_segments(ehdr, PF_X, widen, &r);
     return r;
 }
 
@@ -87,7 +73,7 @@ static bool in_range(const struct text_range *r, uintptr_t pc)
 
 /* The calling thread's own stack: the mapping that holds its thread descriptor (glibc puts it
  * at the top of a thread's stack) or, in the main thread, the end of the stack the kernel set
- * up; found in /proc/self/maps on the thread's first capture. From a frame on it, every word up
+ * up; found among the process's mappings on the thread's first capture. From a frame on it, every word up
  * to that anchor is mapped for as long as the thread lives. A frame elsewhere (a signal stack, a
  * coroutine's, which the program may unmap at any time) is never searched: its stacks are
  * unwound every time. */
@@ -95,46 +81,19 @@ extern void *__libc_stack_end;
 static __thread struct text_range home __attribute__((tls_model("initial-exec")));
 static __thread bool home_tried __attribute__((tls_model("initial-exec")));
 
-/* The readable mapping holding AT, from /proc/self/maps read a block at a time. */
+/* The readable mapping holding AT. */
 static bool mapping_of(uintptr_t at, struct text_range *r)
 {
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    char buf[2048];
-    size_t have = 0;
+    struct libc_maps maps;
+    struct libc_mapping m;
     bool found = false;
-    for (;;) {
-        ssize_t got = read(fd, buf + have, sizeof buf - have);
-        if (got <= 0)
-            break;
-        have += (size_t)got;
-        size_t start = 0;
-        for (char *nl; (nl = memchr(buf + start, '\n', have - start)) != NULL; start = (size_t)(nl - buf) + 1) {
-            /* "lo-hi rwxp ...": hex, dash, hex, space, permissions */
-            uintptr_t v[2] = { 0, 0 };
-            const char *q = buf + start;
-            for (int k = 0; k < 2; k++, q++)
-                for (;; q++) {
-                    unsigned d = *q >= '0' && *q <= '9' ? (unsigned)(*q - '0')
-                               : *q >= 'a' && *q <= 'f' ? (unsigned)(*q - 'a' + 10) : 16;
-                    if (d == 16)
-                        break;
-                    v[k] = v[k] << 4 | d;
-                }
-            if (at >= v[0] && at < v[1] && q < nl && *q == 'r') {
-                r->lo = v[0];
-                r->hi = v[1];
-                found = true;
-                break;
-            }
-        }
-        if (found || start == 0)        /* found, or a line longer than the buffer */
-            break;
-        memmove(buf, buf + start, have - start);
-        have -= start;
-    }
-    close(fd);
+    if (!libc_maps_open(&maps))
+        return false;
+    while (!found && libc_maps_next(&maps, &m))
+        found = at >= m.lo && at < m.hi && m.perms[0] == 'r';
+    libc_maps_close(&maps);
+    if (found)
+        *r = (struct text_range){ m.lo, m.hi };
     return found;
 }
 
@@ -177,7 +136,7 @@ unsigned stack_capture(uintptr_t *pcs, unsigned depth, uintptr_t *slots, uintptr
 {
     if (!atomic_load_explicit(&loaded, memory_order_acquire))
         stack_load();
-    void *buf[STACK_CAPTURE_MAX + STACK_SKIP_MAX];
+    void *buf[STACK_DEPTH_MAX + STACK_SKIP_MAX];
     fd_claim(true);                     /* libunwind's pipe (made on its first use) goes up */
     int n = unwind(buf, (int)(depth + STACK_SKIP_MAX));
     fd_claim(false);

@@ -3,8 +3,8 @@
 #define ZMM_STACK_H
 
 #include "defs.h"
+#include "options.h"     /* STACK_DEPTH_MAX: frames kept at most */
 
-#define STACK_CAPTURE_MAX 64    /* frames kept at most (ZMM_STACK_DEPTH's ceiling) */
 #define STACK_SKIP_MAX    16    /* zmm's own frames above the caller, at most */
 
 /* Up to DEPTH return addresses, innermost first, starting at the caller of the allocation
@@ -17,10 +17,6 @@ unsigned stack_capture(uintptr_t *pcs, unsigned depth, uintptr_t *slots, uintptr
 /* Is AT on the calling thread's own stack (not a signal stack or a coroutine's)? Only there
  * may remembered return-address slots be read again. */
 bool stack_on_home(uintptr_t at);
-/* Calls FN for each loaded segment, with permission FLAG (PF_X, PF_W), of the ELF object whose
- * header is mapped at EHDR (libzmm's own: &__ehdr_start). */
-void stack_segments(const void *ehdr, unsigned flag, void (*fn)(uintptr_t lo, uintptr_t hi, void *ctx),
-                    void *ctx);
 /* Is PC in the dynamic loader (whose allocations are the runtime's own)? */
 bool stack_in_loader(uintptr_t pc);
 

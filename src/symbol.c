@@ -12,6 +12,7 @@
  * dropped unread (ending it would close numbers that are now the program's). */
 #include "symbol.h"
 #include "fd.h"
+#include "libc.h"
 #include "sys.h"
 
 #include <dlfcn.h>
@@ -76,8 +77,7 @@ static void object_name(const struct object_hit *h, char *dst, size_t cap)
         copy_text(dst, cap, "[vdso]");
         return;
     }
-    ssize_t n = readlink("/proc/self/exe", dst, cap - 1);
-    dst[n > 0 ? n : 0] = '\0';
+    libc_exe_path(dst, cap);
 }
 
 static void object_lookup(uintptr_t pc, struct symbol *s)
@@ -475,8 +475,7 @@ static void dw_line(Dwarf_Die *cu, Dwarf_Addr addr, struct symbol *s)
  * process 200 ms per report), and its file:line tells nothing about the program's leak. */
 static bool runtime_object(const char *object)
 {
-    const char *base = strrchr(object, '/');
-    base = base ? base + 1 : object;
+    const char *base = libc_basename(object);
     return !strncmp(base, "libc.so.", 8) || !strncmp(base, "ld-linux", 8);
 }
 

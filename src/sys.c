@@ -6,6 +6,7 @@
  * tracking glibc keeps one arena, the brk heap, which the leak scan never reads: zmm's own
  * work there (libdw, libunwind) leaves stale addresses of the program's blocks behind. */
 #include "sys.h"
+#include "libc.h"
 #include "out.h"
 
 #include <elf.h>
@@ -91,8 +92,7 @@ static int find_libc(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     const char *name = info->dlpi_name;
-    const char *slash = strrchr(name, '/');
-    if (strncmp(slash ? slash + 1 : name, "libc.so.6", 9))
+    if (strncmp(libc_basename(name), "libc.so.6", 9))
         return 0;
     struct elf_lookup *l = arg;
     l->base = info->dlpi_addr;

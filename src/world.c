@@ -22,16 +22,18 @@
  * when they sit in a system call). The handler does only async-signal-safe work and chains to
  * a handler the program had for the same signal; it is installed on the first such scan.
  *
- * A process with no other thread stops nothing. The thread table is mapped once and never
- * unmapped, since a late handler may still look at it. */
+ * A process with no other thread stops nothing (task.c lists them). The thread table is
+ * mapped once and never unmapped, since a late handler may still look at it. */
 #include "world.h"
+#include "libc.h"
 #include "options.h"
 #include "os.h"
 #include "out.h"
+#include "task.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -56,81 +58,28 @@ static struct world_thread *table;
 static size_t count;
 static int mode = MODE_AUTO;            /* MODE_*, from ZMM_WORLD (world_configure) */
 static int stopped_by;                  /* BY_*: how the current stop was made */
-static int task_dir = -1;               /* /proc/self/task while the world is stopped */
-static struct timespec since;           /* when the current stop began */
+static long since;                      /* when the current stop began (libc_now_ns) */
 
-/* ---- raw system calls: no errno, no TLS (the tracer shares the scanner's) ---------------- */
+/* ---- time, in raw system calls (the tracer shares the scanner's errno and TLS) --------- */
 
 #if defined(__x86_64__)
-#define WORLD_PTRACE 1
-static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
-{
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "0"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
+#define WORLD_PTRACE 1                  /* the tracer's clone and registers are x86-64's */
 #else
 #define WORLD_PTRACE 0
-static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
-{
-    int saved = errno;
-    long ret = syscall(n, a, b, c, d, e, f);
-    if (ret == -1)
-        ret = -errno;
-    errno = saved;
-    return ret;
-}
 #endif
-#define SYS(n, a, b, c, d) sys6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-
-/* What the tracer runs: instrumentation would use the scanner's TLS, and libc's string
- * functions may be a sanitizer's interceptors. */
-#define RAW_SAFE __attribute__((no_sanitize("address", "undefined")))
-
-RAW_SAFE static void futex_wait(_Atomic unsigned *word, unsigned value, long timeout_ns)
-{
-    struct timespec ts = { timeout_ns / 1000000000L, timeout_ns % 1000000000L };
-    sys6(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, value, timeout_ns ? (long)&ts : 0, 0, 0);
-}
-
-RAW_SAFE static void futex_wake_all(_Atomic unsigned *word)
-{
-    sys6(SYS_futex, (long)word, FUTEX_WAKE_PRIVATE, __INT_MAX__, 0, 0, 0);
-}
-
-RAW_SAFE static long now_ns(void)
-{
-    struct timespec now;
-    SYS(SYS_clock_gettime, CLOCK_MONOTONIC, &now, 0, 0);
-    return now.tv_sec * 1000000000L + now.tv_nsec;
-}
 
 RAW_SAFE static long elapsed_ns(void)
 {
-    return now_ns() - (since.tv_sec * 1000000000L + since.tv_nsec);
+    return libc_now_ns() - since;
 }
 
 RAW_SAFE static void nap(long ns)
 {
     struct timespec ts = { 0, ns };
-    SYS(SYS_nanosleep, &ts, 0, 0, 0);
+    libc_sys(SYS_nanosleep, &ts, 0, 0, 0);
 }
 
-/* ---- /proc/self/task ---------------------------------------------------------------- */
-
-struct linux_dirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
+/* ---- the table ---------------------------------------------------------------------- */
 
 RAW_SAFE static struct world_thread *thread_of(pid_t tid)
 {
@@ -138,103 +87,6 @@ RAW_SAFE static struct world_thread *thread_of(pid_t tid)
         if (table[i].tid == tid)
             return &table[i];
     return NULL;
-}
-
-/* Calls FN(tid, ctx) for each thread listed but the caller SELF; a negative errno if the
- * listing failed, else what FN returned last that was negative, else 0. */
-RAW_SAFE static long task_list(pid_t self, long (*fn)(pid_t tid, void *ctx), void *ctx)
-{
-    char buf[2048];
-    long n, ret = 0;
-    if (SYS(SYS_lseek, task_dir, 0, SEEK_SET, 0) < 0)
-        return -EBADF;
-    while ((n = SYS(SYS_getdents64, task_dir, buf, sizeof buf, 0)) > 0) {
-        for (long off = 0; off < n;) {
-            const struct linux_dirent64 *d = (const void *)(buf + off);
-            off += d->d_reclen;
-            pid_t tid = 0;
-            for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
-                tid = tid * 10 + (*c - '0');
-            if (tid <= 0 || tid == self)
-                continue;
-            long r = fn(tid, ctx);
-            if (r < 0)
-                return r;
-        }
-    }
-    return n < 0 ? n : ret;
-}
-
-/* The text of /proc/self/task/TID/NAME in BUF; its length, or a negative errno. */
-RAW_SAFE static long task_read(pid_t tid, const char *name, char *buf, size_t size)
-{
-    char path[32], digits[12];
-    size_t len = 0, d = 0;
-    for (unsigned v = (unsigned)tid; d == 0 || v; v /= 10)
-        digits[d++] = (char)('0' + v % 10);
-    while (d)
-        path[len++] = digits[--d];
-    path[len++] = '/';
-    for (; *name && len < sizeof path - 1; name++)
-        path[len++] = *name;
-    path[len] = '\0';
-    long fd = SYS(SYS_openat, task_dir, path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0)
-        return fd;
-    long n = SYS(SYS_read, fd, buf, size - 1, 0);
-    SYS(SYS_close, fd, 0, 0, 0);
-    if (n < 0)
-        return n;
-    buf[n] = '\0';
-    return n;
-}
-
-RAW_SAFE static uint64_t parse_hex(const char *p)
-{
-    uint64_t v = 0;
-    for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
-        v = v << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
-    return v;
-}
-
-/* Does thread TID block SIG? (SigBlk of its status, in hex) */
-static bool blocks_signal(pid_t tid, int sig)
-{
-    char buf[2048];
-    if (task_read(tid, "status", buf, sizeof buf) <= 0)
-        return false;
-    const char *p = strstr(buf, "SigBlk:");
-    if (!p)
-        return false;
-    for (p += 7; *p == ' ' || *p == '\t'; p++)
-        continue;
-    return parse_hex(p) >> (sig - 1) & 1;
-}
-
-/* The stack pointer of thread TID if it sits in a system call, else 0. */
-RAW_SAFE static uintptr_t syscall_sp(pid_t tid)
-{
-    char buf[256];
-    if (task_read(tid, "syscall", buf, sizeof buf) <= 0 || buf[0] < '0' || buf[0] > '9')
-        return 0;
-    /* "nr arg1 .. arg6 sp pc": the eighth field */
-    const char *p = buf;
-    for (int field = 0; field < 7 && *p; p++)
-        field += *p == ' ';
-    return p[0] == '0' && p[1] == 'x' ? (uintptr_t)parse_hex(p + 2) : 0;
-}
-
-/* Has thread TID exited (a zombie, or no longer listed)? */
-RAW_SAFE static bool task_gone(pid_t tid)
-{
-    char buf[512];
-    if (task_read(tid, "stat", buf, sizeof buf) <= 0)
-        return true;
-    const char *p = NULL;
-    for (const char *c = buf; *c; c++)
-        if (*c == ')')
-            p = c;
-    return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x';
 }
 
 static long note_other(pid_t tid, void *ctx)
@@ -296,7 +148,7 @@ __asm__(".text\n"
 static TRACER void tracer_regs(struct world_thread *t)
 {
     struct user_regs_struct u;
-    if (SYS(SYS_ptrace, PTRACE_GETREGS, t->tid, 0, &u) != 0) {
+    if (libc_sys(SYS_ptrace, PTRACE_GETREGS, t->tid, 0, &u) != 0) {
         atomic_store(&t->state, WORLD_GONE);    /* killed while stopped */
         return;
     }
@@ -308,7 +160,7 @@ static TRACER void tracer_regs(struct world_thread *t)
     g[REG_RIP] = u.rip, g[REG_EFL] = u.eflags;
     t->sp = u.rsp;
     struct user_fpregs_struct f;
-    if (SYS(SYS_ptrace, PTRACE_GETFPREGS, t->tid, 0, &f) == 0)
+    if (libc_sys(SYS_ptrace, PTRACE_GETFPREGS, t->tid, 0, &f) == 0)
         memcpy(t->vregs, f.xmm_space, sizeof t->vregs);
     atomic_store(&t->state, WORLD_STOPPED);
 }
@@ -343,7 +195,7 @@ static TRACER long tracer_seize(pid_t tid, void *ctx)
     struct world_thread *t = &table[count];
     memset(t, 0, sizeof *t);
     t->tid = tid;
-    long r = SYS(SYS_ptrace, PTRACE_SEIZE, tid, 0, 0);
+    long r = libc_sys(SYS_ptrace, PTRACE_SEIZE, tid, 0, 0);
     if (r == -EPERM && task_gone(tid))          /* a zombie cannot be traced */
         r = -ESRCH;
     if (r == -ESRCH) {
@@ -360,7 +212,7 @@ static TRACER long tracer_seize(pid_t tid, void *ctx)
     ctl.waiting++;
     count++;
     (*added)++;
-    SYS(SYS_ptrace, PTRACE_INTERRUPT, tid, 0, 0);       /* ESRCH: exiting; wait says so */
+    libc_sys(SYS_ptrace, PTRACE_INTERRUPT, tid, 0, 0);       /* ESRCH: exiting; wait says so */
     return 0;
 }
 
@@ -370,7 +222,7 @@ static TRACER void tracer_wait(size_t first)
 {
     for (unsigned idle = 0; ctl.waiting;) {
         int status;
-        long tid = SYS(SYS_wait4, -1, &status, __WALL | WNOHANG, 0);
+        long tid = libc_sys(SYS_wait4, -1, &status, __WALL | WNOHANG, 0);
         if (tid > 0) {
             tracer_status((pid_t)tid, status);
             idle = 0;
@@ -385,7 +237,7 @@ static TRACER void tracer_wait(size_t first)
         if (tid < 0 && tid != -EINTR)
             break;
         if (++idle < 64) {
-            SYS(SYS_sched_yield, 0, 0, 0, 0);
+            libc_sys(SYS_sched_yield, 0, 0, 0, 0);
             continue;
         }
         if (elapsed_ns() > STOP_WAIT_NS)
@@ -400,7 +252,7 @@ static TRACER void tracer_wait(size_t first)
     }
     for (size_t i = first; i < count; i++)
         if (atomic_load(&table[i].state) == WORLD_SIGNALLED) {
-            table[i].sp = syscall_sp(table[i].tid);
+            table[i].sp = task_syscall_sp(table[i].tid);
             atomic_store(&table[i].state, WORLD_MISSED);
         }
     ctl.waiting = 0;
@@ -410,7 +262,7 @@ static TRACER void tracer_detach_all(void)
 {
     for (size_t i = 0; i < count; i++)
         if (table[i].traced) {
-            SYS(SYS_ptrace, PTRACE_DETACH, table[i].tid, 0, table[i].inject);
+            libc_sys(SYS_ptrace, PTRACE_DETACH, table[i].tid, 0, table[i].inject);
             table[i].traced = 0;
         }
 }
@@ -418,11 +270,11 @@ static TRACER void tracer_detach_all(void)
 static TRACER int tracer_main(void *arg)
 {
     (void)arg;
-    SYS(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
-    if (SYS(SYS_getppid, 0, 0, 0, 0) != ctl.pid)
+    libc_sys(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
+    if (libc_sys(SYS_getppid, 0, 0, 0, 0) != ctl.pid)
         return 1;                       /* the scanner is gone already */
     while (atomic_load(&ctl.phase) == PHASE_IDLE)
-        futex_wait(&ctl.phase, PHASE_IDLE, 0);
+        libc_futex_wait(&ctl.phase, PHASE_IDLE, 0);
     if (atomic_load(&ctl.phase) != PHASE_GO)
         return 1;
     long r = 0;
@@ -441,13 +293,13 @@ static TRACER int tracer_main(void *arg)
         tracer_detach_all();
         ctl.failure = r;
         atomic_store(&ctl.phase, PHASE_FAILED);
-        futex_wake_all(&ctl.phase);
+        libc_futex_wake(&ctl.phase, INT_MAX);
         return 1;
     }
     atomic_store(&ctl.phase, PHASE_STOPPED);
-    futex_wake_all(&ctl.phase);
+    libc_futex_wake(&ctl.phase, INT_MAX);
     while (atomic_load(&ctl.phase) == PHASE_STOPPED)
-        futex_wait(&ctl.phase, PHASE_STOPPED, 0);
+        libc_futex_wait(&ctl.phase, PHASE_STOPPED, 0);
     tracer_detach_all();
     return 0;
 }
@@ -458,13 +310,11 @@ static int yama_scope = -1;             /* /proc/sys/kernel/yama/ptrace_scope; 0
 
 static int read_yama(void)
 {
-    char buf[8] = { 0 };
-    long fd = SYS(SYS_openat, AT_FDCWD, "/proc/sys/kernel/yama/ptrace_scope", O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    long n = SYS(SYS_read, fd, buf, sizeof buf - 1, 0);
-    SYS(SYS_close, fd, 0, 0, 0);
-    return n > 0 && buf[0] >= '0' && buf[0] <= '9' ? buf[0] - '0' : 0;
+    char buf[8];
+    const char *p = buf;
+    uint64_t scope = 0;
+    libc_read_file("/proc/sys/kernel/yama/ptrace_scope", buf, sizeof buf);
+    return libc_parse_dec(&p, 9, &scope) ? (int)scope : 0;
 }
 
 /* Waits for the tracer to exit, and reaps it. */
@@ -472,11 +322,13 @@ static void tracer_reap(long tid)
 {
     long r;
     do
-        r = sys6(SYS_wait4, tid, 0, __WALL, 0, 0, 0);
+        r = libc_sys(SYS_wait4, tid, 0, __WALL, 0);
     while (r == -EINTR);
     int alive;
-    while (r < 0 && (alive = atomic_load(&ctl.tracer)) != 0)   /* reaped by another thread */
-        sys6(SYS_futex, (long)&ctl.tracer, FUTEX_WAIT, alive, 0, 0, 0);
+    /* reaped by another thread: the kernel's wake at the tracer's exit (CLONE_CHILD_CLEARTID)
+     * is a shared futex's, which no private waiter sees */
+    while (r < 0 && (alive = atomic_load(&ctl.tracer)) != 0)
+        libc_sys(SYS_futex, &ctl.tracer, FUTEX_WAIT, alive, 0);
 }
 
 static bool ptrace_stop(pid_t self)
@@ -498,22 +350,22 @@ static bool ptrace_stop(pid_t self)
     /* The tracer starts with every signal blocked: a handler of the program must never run
      * on its stack and TLS. */
     uint64_t all = ~(uint64_t)0, old;
-    SYS(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof all);
+    libc_sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof all);
     long tid = world_clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED | CLONE_PARENT_SETTID |
                            CLONE_CHILD_CLEARTID, (char *)table + WORLD_BYTES, &ctl.tracer, tracer_main, NULL);
-    SYS(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, sizeof old);
+    libc_sys(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, sizeof old);
     if (tid < 0) {
         ctl.step = "clone", ctl.failure = tid;
         goto failed;
     }
     ctl.tid = tid;
     if (yama_scope == 1)
-        SYS(SYS_prctl, PR_SET_PTRACER, tid, 0, 0);
+        libc_sys(SYS_prctl, PR_SET_PTRACER, tid, 0, 0);
     atomic_store(&ctl.phase, PHASE_GO);
-    futex_wake_all(&ctl.phase);
+    libc_futex_wake(&ctl.phase, INT_MAX);
     unsigned phase;
     while ((phase = atomic_load(&ctl.phase)) == PHASE_GO && atomic_load(&ctl.tracer))
-        futex_wait(&ctl.phase, PHASE_GO, 10000000L);
+        libc_futex_wait(&ctl.phase, PHASE_GO, 10000000L);
     if (phase == PHASE_STOPPED)
         return true;
     tracer_reap(tid);
@@ -533,7 +385,7 @@ failed:
 static void ptrace_resume(void)
 {
     atomic_store(&ctl.phase, PHASE_RESUME);
-    futex_wake_all(&ctl.phase);
+    libc_futex_wake(&ctl.phase, INT_MAX);
     if (ctl.tid)
         tracer_reap(ctl.tid);
     ctl.tid = 0;
@@ -552,7 +404,7 @@ static _Atomic int inside;              /* handlers not yet returned */
 static struct sigaction chained;
 static int world_signal;
 
-static pid_t tid_self(void) { return (pid_t)sys6(SYS_gettid, 0, 0, 0, 0, 0, 0); }
+static pid_t tid_self(void) { return (pid_t)libc_sys(SYS_gettid, 0, 0, 0, 0); }
 
 static void chain(int sig, siginfo_t *si, void *ctx)
 {
@@ -585,7 +437,7 @@ static void world_handler(int sig, siginfo_t *si, void *ctx)
     int expect = WORLD_SIGNALLED;
     if (atomic_compare_exchange_strong(&t->state, &expect, WORLD_STOPPED))
         while (atomic_load(&epoch) == e)
-            futex_wait(&epoch, e, 0);
+            libc_futex_wait(&epoch, e, 0);
     atomic_fetch_sub(&inside, 1);
     errno = saved;
 }
@@ -594,7 +446,7 @@ static bool world_install(void)
 {
     if (world_signal)
         return true;
-    int sig = SIGRTMAX - 2;
+    int sig = WORLD_STOP_SIGNAL;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = world_handler;
@@ -619,8 +471,8 @@ static long signal_one(pid_t tid, void *ctx)
         atomic_store(&t->state, WORLD_GONE);
         return 0;
     }
-    if (blocks_signal(tid, world_signal)) {
-        t->sp = syscall_sp(tid);
+    if (task_blocks_signal(tid, world_signal)) {
+        t->sp = task_syscall_sp(tid);
         atomic_store(&t->state, WORLD_MISSED);
         return 0;
     }
@@ -654,7 +506,7 @@ static void signal_wait(void)
     for (size_t i = 0; i < count; i++) {
         int expect = WORLD_SIGNALLED;
         if (atomic_compare_exchange_strong(&table[i].state, &expect, WORLD_MISSED))
-            table[i].sp = syscall_sp(table[i].tid);
+            table[i].sp = task_syscall_sp(table[i].tid);
     }
 }
 
@@ -678,7 +530,7 @@ static void signal_resume(void)
 {
     atomic_store(&active, 0);
     atomic_fetch_add(&epoch, 1);
-    futex_wake_all(&epoch);
+    libc_futex_wake(&epoch, INT_MAX);
     while (atomic_load(&inside))
         sched_yield();
 }
@@ -701,14 +553,13 @@ size_t world_stop(struct world_thread **threads)
         return 0;
     *threads = table;                   /* scan.c never reads it as roots, even empty */
     int saved = errno;
-    task_dir = (int)SYS(SYS_openat, AT_FDCWD, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     pid_t self = tid_self();
     bool others = false;
-    if (task_dir < 0 || task_list(self, note_other, &others) != -1 || !others) {
+    if (!task_open() || task_list(self, note_other, &others) != -1 || !others) {
         errno = saved;                  /* nothing else runs (or nothing can be listed) */
         return 0;
     }
-    SYS(SYS_clock_gettime, CLOCK_MONOTONIC, &since, 0, 0);
+    since = libc_now_ns();
     if (WORLD_PTRACE && mode != MODE_SIGNAL && ptrace_stop(self))
         stopped_by = BY_PTRACE;
     else {
@@ -727,8 +578,6 @@ void world_resume(void)
     else if (stopped_by == BY_SIGNAL)
         signal_resume();
     stopped_by = BY_NONE;
-    if (task_dir >= 0)
-        SYS(SYS_close, task_dir, 0, 0, 0);
-    task_dir = -1;
+    task_close();
     errno = saved;
 }
