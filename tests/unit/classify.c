@@ -20,6 +20,7 @@
 
 #include <malloc.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void do_free(void *p) { zmm_free(p); }
 static void do_free_twice(void *p) { zmm_free(p); zmm_free(p); }
@@ -38,8 +39,29 @@ static void do_free_other_then(void *p)
 
 static char static_block[64];
 
+/* zmm reads its options from the environment when it boots: none of them here (ZMM_DEBUG
+ * would change the usable sizes, ZMM_LEAKS every path). */
+static void clear_options(void)
+{
+    extern char **environ;
+    for (size_t i = 0; environ[i];) {
+        const char *eq = strchr(environ[i], '=');
+        if (strncmp(environ[i], "ZMM_", 4) || !eq) {
+            i++;
+            continue;
+        }
+        char name[256];
+        size_t n = (size_t)(eq - environ[i]) < sizeof name - 1 ? (size_t)(eq - environ[i]) : sizeof name - 1;
+        memcpy(name, environ[i], n);
+        name[n] = '\0';
+        unsetenv(name);                     /* environ shifts down: look at index i again */
+    }
+}
+
 int main(void)
 {
+    clear_options();
+
     /* ---- small blocks: every bin's size, from the largest request of each ------------- */
     void *first = zmm_malloc(1);                    /* boots zmm */
     CHECK(first && zmm_usable_size(first) == 16, "malloc(1): usable %zu", first ? zmm_usable_size(first) : 0);

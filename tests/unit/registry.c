@@ -3,8 +3,9 @@
  * and registry_at's bounds of the mapping; lookups of addresses never registered (no leaf
  * made for them); the first and last slot of the address space and of a leaf; addresses past
  * the 48 bits refused (not wrapped onto a low slot); the aux words; the walk (every non-zero
- * entry once, in address order, none cleared); leaves made by many threads at once. Nothing
- * here maps memory at the addresses registered: the registry never touches it. */
+ * entry once, in address order, none cleared); leaves made by many threads at once (each
+ * round, four threads set slots of one missing leaf: no entry lost). Nothing here maps
+ * memory at the addresses registered: the registry never touches it. */
 #include "registry.h"
 #include "unit.h"
 
@@ -53,20 +54,22 @@ static void check_walk(const char *when, const uintptr_t *slots, const uint64_t 
 
 /* ---- leaves made by many threads at once ------------------------------------------------ */
 
-#define RACERS 8
-#define RACE_SLOTS 64
-static atomic_int race_go;
+#define RACERS 4
+#define RACE_LEAVES 256
+#define RACE_SLOTS 4
+static pthread_barrier_t race_round;
 
+/* Each round, every racer sets its slots of the same fresh leaf at once: all of them may find
+ * the leaf missing, and the entries of each must land in the one leaf that stays. */
 static void *racer(void *arg)
 {
     uintptr_t k = (uintptr_t)arg;
-    while (!atomic_load(&race_go))
-        ;
-    /* Every racer writes slots of the same fresh leaves, interleaved with the others. */
-    for (uintptr_t leaf = 100; leaf < 108; leaf++)
+    for (uintptr_t leaf = 100; leaf < 100 + RACE_LEAVES; leaf++) {
+        pthread_barrier_wait(&race_round);
         for (uintptr_t i = k; i < RACE_SLOTS * RACERS; i += RACERS)
             if (!registry_set(SLOT(leaf, i), REG_CHUNK))
                 return (void *)1;
+    }
     return NULL;
 }
 
@@ -228,24 +231,25 @@ int main(void)
     registry_set(f, 0);
     registry_set(top, 0);
     pthread_t t[RACERS];
+    pthread_barrier_init(&race_round, NULL, RACERS);
     for (uintptr_t k = 0; k < RACERS; k++)
         pthread_create(&t[k], NULL, racer, (void *)k);
-    atomic_store(&race_go, 1);
     bool refused = false;
     for (int k = 0; k < RACERS; k++) {
         void *r;
         pthread_join(t[k], &r);
         refused |= r != NULL;
     }
+    pthread_barrier_destroy(&race_round);
     CHECK(!refused, "a racer's set failed");
     unsigned missing = 0;
-    for (uintptr_t leaf = 100; leaf < 108; leaf++)
+    for (uintptr_t leaf = 100; leaf < 100 + RACE_LEAVES; leaf++)
         for (uintptr_t i = 0; i < RACE_SLOTS * RACERS; i++)
             missing += registry_get(SLOT(leaf, i)) != REG_CHUNK;
     CHECK(missing == 0, "%u entries lost while leaves were made by %d threads", missing, RACERS);
     static struct seen s;
     s.n = 0;
     registry_walk(collect, &s);
-    CHECK(s.n == 8 * RACE_SLOTS * RACERS, "the walk after the race reported %zu entries", s.n);
+    CHECK(s.n == RACE_LEAVES * RACE_SLOTS * RACERS, "the walk after the race reported %zu entries", s.n);
     return UNIT_DONE();
 }
