@@ -1,7 +1,7 @@
-/* The block classifier, through alloc.h's entry points (zmm_free, zmm_realloc and
- * zmm_usable_size classify every pointer before they read from it; their faults are the
- * classifier's): small, large, huge and system blocks with their usable sizes, every bin's
- * size; interior pointers (in a block's first page, in a later page of a multi-page small
+/* The block classifier as the program meets it, through alloc.h's entry points (block.c
+ * tests block_classify itself): zmm_free (its inline fast path and its slow one), zmm_realloc
+ * and zmm_usable_size classify every pointer before they read from it: small, large, huge
+ * and system blocks with their usable sizes, every bin's size; interior pointers (in a block's first page, in a later page of a multi-page small
  * run, in a large run's continuation page, in a huge block's head and inner slots), double
  * frees (small, held and given-back large runs, cached huge blocks) and foreign pointers (the
  * stack, static storage, a chunk's header, past a huge mapping's end) each stop the process

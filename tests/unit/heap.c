@@ -4,10 +4,11 @@
  * thread goes on the owner's remote list, signed with its key, counted as pending, and is
  * drained (small blocks to their bins, large runs to the run lists) on the owner's next
  * allocation; heap_trim drains, sweeps, gives back the held runs and the emptied chunk, keeps
- * live blocks, and returns what it gave; heap_check counts the heaps, chunks, free and
- * remote blocks of a sane process, and stops the process with one line on each kind of
- * corruption (forked children), in any heap, abandoned ones too. */
+ * live blocks, and returns what it gave; verify_heaps (once heap_check) counts the heaps,
+ * chunks, free and remote blocks of a sane process, and stops the process with one line on
+ * each kind of corruption (forked children), in any heap, abandoned ones too. */
 #include "heap.h"
+#include "verify.h"
 #include "unit.h"
 #include "fault.h"
 
@@ -31,7 +32,7 @@ static void run_thread(void *(*fn)(void *), void *arg)
 struct first {
     struct zmm_heap *h;
     void *small[3], *large, *held;
-    size_t held_pages;                  /* runs_pages after the free of HELD */
+    size_t held_pages;                  /* runs.pages after the free of HELD */
 };
 
 static void *first_thread(void *arg)
@@ -45,7 +46,7 @@ static void *first_thread(void *arg)
     f->large = heap_alloc_large(f->h, 4, 1);
     f->held = heap_alloc_large(f->h, 2, 1);
     heap_free_large(f->h, f->held);
-    f->held_pages = f->h->runs_pages;
+    f->held_pages = f->h->runs.pages;
     bin_free(&f->h->bins, 3, f->small[2]);
     return NULL;
 }
@@ -122,20 +123,20 @@ static bool on_list(const struct zmm_slot *s, const void *p)
     return false;
 }
 
-/* ---- heap_check's faults ---------------------------------------------------------------- */
+/* ---- verify_heaps's faults ---------------------------------------------------------------- */
 
-static struct heap_check hc;
+static struct verify_counts hc;
 
 static void check_heaps(void *arg)
 {
     (void)arg;
-    heap_check(&hc);
+    verify_heaps(&hc);
 }
 
 static void flip_and_check(void *arg)
 {
     ((struct zmm_slot *)arg)->check ^= 1;
-    heap_check(&hc);
+    verify_heaps(&hc);
 }
 
 static void cycle_and_check(void *arg)
@@ -143,33 +144,33 @@ static void cycle_and_check(void *arg)
     struct zmm_slot *s = arg;
     s->next = s;
     s->check = slot_check(h0->bins.key, s, s);      /* a well-signed loop */
-    heap_check(&hc);
+    verify_heaps(&hc);
 }
 
 static void wrong_bin_and_check(void *arg)
 {
     slot_push(&h0->bins, 10, arg);                   /* a bin 9 block on bin 10's list */
     h0->bins.slots[10] += 1;
-    heap_check(&hc);
+    verify_heaps(&hc);
 }
 
 static void remap_and_check(void *arg)
 {
     chunk_of(arg)->map[page_of(arg)] = PG_FREED_ENTRY(PG_LARGE_ENTRY(2));
-    heap_check(&hc);
+    verify_heaps(&hc);
 }
 
 static void miscount_and_check(void *arg)
 {
     (void)arg;
-    h0->runs_count[1]++;
-    heap_check(&hc);
+    h0->runs.count[1]++;
+    verify_heaps(&hc);
 }
 
 static void header_and_check(void *arg)
 {
     ((struct zmm_chunk *)arg)->free_pages--;
-    heap_check(&hc);
+    verify_heaps(&hc);
 }
 
 static void flip_and_drain(void *arg)
@@ -197,8 +198,8 @@ int main(void)
         return UNIT_DONE();
     CHECK(f.held_pages == 2, "a freed 2-page run not held (%zu pages held)", f.held_pages);
     CHECK(h1->state == HEAP_ABANDONED, "exited thread's heap state %d", h1->state);
-    CHECK(h1->runs_pages == 0 && h1->runs[2] == NULL && chunk_of(f.held)->held_pages == 0,
-          "held runs not given back at exit: %zu pages", h1->runs_pages);
+    CHECK(h1->runs.pages == 0 && h1->runs.list[2] == NULL && chunk_of(f.held)->held_pages == 0,
+          "held runs not given back at exit: %zu pages", h1->runs.pages);
     CHECK(PG_KIND(chunk_of(f.held)->map[page_of(f.held)]) == PG_FREE, "held run's page entry %x at exit",
           (unsigned)chunk_of(f.held)->map[page_of(f.held)]);
     CHECK(chunk_of(f.small[0])->owner == h1 && chunk_of(f.large)->owner == h1, "chunk owners after exit");
@@ -263,7 +264,7 @@ int main(void)
     CHECK(h0->drained_bytes - drained == pending, "drained bytes %lu", (unsigned long)(h0->drained_bytes - drained));
     heap_totals(&t);
     CHECK(t.pending_bytes == 0, "pending after the drain %lu", (unsigned long)t.pending_bytes);
-    CHECK(h0->runs[3] == r.large, "drained large run not held (list of 3 pages: %p)", (void *)h0->runs[3]);
+    CHECK(h0->runs.list[3] == r.large, "drained large run not held (list of 3 pages: %p)", (void *)h0->runs.list[3]);
     CHECK(heap_alloc_small(h0, 5) == r.b && heap_alloc_large(h0, 3, 1) == r.large, "drained blocks reused");
 
     /* ---- heap_trim ---------------------------------------------------------------------- */
@@ -281,8 +282,8 @@ int main(void)
         bin_free(&h0->bins, 7, b7[i]);
     run_thread(free_one_remote, b7[0]);
     CHECK(atomic_load(&h0->remote) == b7[0], "remote free before the trim");
-    CHECK(h0->runs_pages == 3 && h0->bins.slots[7] == 4 * 32 && h0->chunks.count == 1,
-          "before the trim: %zu held pages, %lu bin 7 slots, %zu chunks", h0->runs_pages,
+    CHECK(h0->runs.pages == 3 && h0->bins.slots[7] == 4 * 32 && h0->chunks.count == 1,
+          "before the trim: %zu held pages, %lu bin 7 slots, %zu chunks", h0->runs.pages,
           (unsigned long)h0->bins.slots[7], h0->chunks.count);
     size_t got = heap_trim(h0);
     struct zmm_chunk *c0 = chunk_of(live);
@@ -292,8 +293,8 @@ int main(void)
     CHECK(atomic_load(&h0->remote) == NULL, "trim left the remote list");
     CHECK(h0->bins.slots[7] == 0 && h0->bins.free[7] == NULL && h0->bins.slots[5] == 0 && h0->bins.free[5] == NULL,
           "trim left runs: bin 7 %lu slots, bin 5 %lu", (unsigned long)h0->bins.slots[7], (unsigned long)h0->bins.slots[5]);
-    CHECK(h0->runs_pages == 0 && h0->runs[3] == NULL && c0->held_pages == 0, "trim left held runs: %zu pages",
-          h0->runs_pages);
+    CHECK(h0->runs.pages == 0 && h0->runs.list[3] == NULL && c0->held_pages == 0, "trim left held runs: %zu pages",
+          h0->runs.pages);
     CHECK(h0->bins.slots[9] == bin_count[9] && !slot_is_free(h0->bins.key, live) &&
           c0->map[page_of(live)] == PG_SMALL_ENTRY(9, 0) && h0->chunks.count == 1,
           "trim touched the live block's run or chunk");
@@ -304,31 +305,31 @@ int main(void)
     CHECK(got >= (size_t)bin_pages[9] * PAGE_SIZE && h0->chunks.count == 0 && h0->chunks.head == NULL,
           "the last trim returned %zu, %zu chunks left", got, h0->chunks.count);
 
-    /* ---- heap_check on a sane process ------------------------------------------------ */
-    struct heap_check c1, c2, c3, c4;
-    heap_check(&c1);
+    /* ---- verify_heaps on a sane process ------------------------------------------------ */
+    struct verify_counts c1, c2, c3, c4;
+    verify_heaps(&c1);
     heap_totals(&t);
-    CHECK(c1.heaps == t.heaps + 1, "heap_check saw %zu heaps, %zu and the orphan exist", c1.heaps, t.heaps);
+    CHECK(c1.heaps == t.heaps + 1, "verify_heaps saw %zu heaps, %zu and the orphan exist", c1.heaps, t.heaps);
     CHECK(c1.remote_blocks == 0, "remote blocks %zu", c1.remote_blocks);
     void *x = heap_alloc_small(h0, 9);              /* a new chunk, a run of 21 carved */
-    heap_check(&c2);
+    verify_heaps(&c2);
     CHECK(c2.free_blocks == c1.free_blocks + bin_count[9] - 1 && c2.chunks == c1.chunks + 1,
           "after a carve: %zu free blocks (%zu before), %zu chunks (%zu before)", c2.free_blocks, c1.free_blocks,
           c2.chunks, c1.chunks);
     void *r1 = heap_alloc_large(h0, 1, 1), *r2 = heap_alloc_large(h0, 1, 1);
     heap_free_large(h0, r1);                        /* held: a free block too */
-    heap_check(&c3);
+    verify_heaps(&c3);
     CHECK(c3.free_blocks == c2.free_blocks + 1 && c3.chunks == c2.chunks, "after a held run: %zu free blocks",
           c3.free_blocks);
     run_thread(free_one_remote, x);
-    heap_check(&c4);
+    verify_heaps(&c4);
     CHECK(c4.remote_blocks == 1 && c4.free_blocks == c3.free_blocks, "after a remote free: %zu remote, %zu free",
           c4.remote_blocks, c4.free_blocks);
     struct child_result cr;
     run_child(check_heaps, NULL, &cr);
-    CHECK(cr.status == 0 && cr.len == 0, "heap_check of a sane process in a child: status %x, said %s", cr.status, cr.out);
+    CHECK(cr.status == 0 && cr.len == 0, "verify_heaps of a sane process in a child: status %x, said %s", cr.status, cr.out);
 
-    /* ---- heap_check on a corrupted one, each in a child ------------------------------- */
+    /* ---- verify_heaps on a corrupted one, each in a child ------------------------------- */
     struct zmm_slot *deep = h0->bins.free[9]->next->next;
     EXPECT_FAULT(flip_and_check, deep, "corrupted free list (bin 9, 192-byte blocks) at %p", (void *)deep);
     EXPECT_FAULT(cycle_and_check, h0->bins.free[9], "corrupted free list (bin 9, 192-byte blocks) at %p",
@@ -350,7 +351,7 @@ int main(void)
     if (h1->bins.free[3])
         EXPECT_FAULT(flip_and_check, h1->bins.free[3], "corrupted free list (bin 3, 64-byte blocks) at %p",
                      (void *)h1->bins.free[3]);
-    heap_check(&c1);
+    verify_heaps(&c1);
     CHECK(c1.remote_blocks == 1 && c1.free_blocks == c4.free_blocks - 1, "the children changed the parent");
     (void)r2;
     return UNIT_DONE();
