@@ -16,11 +16,12 @@
  *
  * signals, when ptrace cannot be had for a scan (ptrace_scope 3, a seccomp filter, a debugger
  * already tracing a thread, no task left to clone, ZMM_WORLD=signal; silently, one warning
- * with ZMM_WORLD=ptrace): every other thread is sent WORLD_SIGNAL; its handler saves the
- * thread's registers and stack pointer, says so, and waits until world_resume. Threads that
- * block the signal are left running and marked missed (their stack pointer is read from /proc
- * when they sit in a system call). The handler does only async-signal-safe work and chains to
- * a handler the program had for the same signal; it is installed on the first such scan.
+ * with ZMM_WORLD=ptrace): every other thread is sent WORLD_STOP_SIGNAL (SIGRTMAX - 2); its
+ * handler saves the thread's registers and stack pointer, says so, and waits until
+ * world_resume. Threads that block the signal are left running and marked missed (their stack
+ * pointer is read from /proc when they sit in a system call). The handler does only
+ * async-signal-safe work and chains to a handler the program had for the same signal; it is
+ * installed on the first such scan.
  *
  * A process with no other thread stops nothing (task.c lists them). The thread table is
  * mapped once and never unmapped, since a late handler may still look at it. */
