@@ -71,7 +71,9 @@ static ZMM_COLD void alloc_boot(void)
     }
     options_load(environ);
     sys_init();
-    os_configure((unsigned)zmm_opt.mem_type, zmm_opt.huge_pages, zmm_opt.fail_map.s);
+    os_configure((enum mem_type)zmm_opt.mem_type, zmm_opt.huge_pages, zmm_opt.fail_map.first,
+                 zmm_opt.fail_map.last);
+    chunk_configure(zmm_opt.compact);
     world_configure((unsigned)zmm_opt.world);
     limit_set(zmm_opt.memory_limit);
     system_only = !zmm_opt.alloc;
@@ -82,7 +84,8 @@ static ZMM_COLD void alloc_boot(void)
         sys_one_arena();
         track_enable((unsigned)zmm_opt.stack_depth, zmm_opt.request_limit != OPT_UNSET);
     }
-    debug_configure(zmm_opt.debug.s);
+    debug_configure(zmm_opt.debug.poison_alloc, zmm_opt.debug.poison_free, zmm_opt.debug.padding,
+                    zmm_opt.debug.check_on_exit);
     checked = tracking || (!system_only && debug_opts.on);
     heap_init(!checked);
     atomic_store_explicit(&boot, 2, memory_order_release);
