@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "alloc.h"
+#include "process.h"
 #include "fd.h"
 #include "zmm.h"
 

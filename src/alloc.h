@@ -1,4 +1,4 @@
-/* alloc.h: the C allocation API with glibc 2.36's contracts, and zmm's own calls. */
+/* alloc.h: the C allocation API with glibc 2.36's contracts: alloc.c's calls, then posix.c's. */
 #ifndef ZMM_ALLOC_H
 #define ZMM_ALLOC_H
 
@@ -12,6 +12,9 @@ void *zmm_malloc(size_t n);
 void zmm_free(void *p);
 void *zmm_calloc(size_t n, size_t m);
 void *zmm_realloc(void *p, size_t n);
+/* ALIGN: a power of two. */
+void *zmm_aligned(size_t align, size_t n);
+
 void *zmm_reallocarray(void *p, size_t n, size_t m);
 int zmm_posix_memalign(void **out, size_t align, size_t n);
 void *zmm_memalign(size_t align, size_t n);
@@ -27,17 +30,5 @@ struct mallinfo2 zmm_mallinfo2(void);
 void zmm_malloc_stats(void);
 int zmm_malloc_info(int options, FILE *f);
 void *zmm_dlopen(const char *file, int mode);
-
-/* Start-up (library constructor) and exit (library destructor). */
-void zmm_start(void);
-void zmm_exit(void);
-
-/* zmm.h's API. A request boundary (TRIGGER "api" or "request"): returns the new request. */
-uint32_t zmm_request_next(const char *trigger);
-const char *zmm_engine_version(void);
-size_t zmm_usage_bytes(void);
-size_t zmm_peak_bytes(void);
-int zmm_limit_bytes(size_t bytes);
-void zmm_stats_to(int fd);
 
 #endif

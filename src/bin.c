@@ -41,7 +41,7 @@ size_t bin_sweep(struct zmm_bins *b)
         uint32_t full = (uint32_t)bin_count[bin] << 18;
         struct zmm_slot *s = b->free[bin];
         for (; s; s = s->next) {
-            if (s->check != slot_check(b->key, s, s->next))
+            if (!slot_is_free(b->key, s))
                 bin_corrupted(bin, s);
             *run_entry(s) += PG_COUNT_ONE;
         }

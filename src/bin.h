@@ -28,15 +28,22 @@ ZMM_INLINE uintptr_t slot_check(uintptr_t key, const struct zmm_slot *s, const s
     return (uintptr_t)next ^ (uintptr_t)s ^ key;
 }
 
+/* Does S carry a link signed with KEY (is it on a list: free, or freed)? */
 ZMM_INLINE bool slot_is_free(uintptr_t key, const struct zmm_slot *s)
 {
     return s->check == slot_check(key, s, s->next);
 }
 
+/* S linked to NEXT, signed with KEY. */
+ZMM_INLINE void slot_link(uintptr_t key, struct zmm_slot *s, struct zmm_slot *next)
+{
+    s->next = next;
+    s->check = slot_check(key, s, next);
+}
+
 ZMM_INLINE void slot_push(struct zmm_bins *b, unsigned bin, struct zmm_slot *s)
 {
-    s->next = b->free[bin];
-    s->check = slot_check(b->key, s, s->next);
+    slot_link(b->key, s, b->free[bin]);
     b->free[bin] = s;
 }
 
@@ -55,10 +62,9 @@ ZMM_INLINE void *bin_pop(struct zmm_bins *b, unsigned bin)
     struct zmm_slot *s = b->free[bin];
     if (ZMM_UNLIKELY(!s))
         return NULL;
-    struct zmm_slot *next = s->next;
-    if (ZMM_CHECKS >= 1 && ZMM_UNLIKELY(s->check != slot_check(b->key, s, next)))
+    if (ZMM_CHECKS >= 1 && ZMM_UNLIKELY(!slot_is_free(b->key, s)))
         bin_corrupted(bin, s);
-    b->free[bin] = next;
+    b->free[bin] = s->next;
     s->check = 0;
     b->allocs[bin]++;
     return s;

@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include "bin.h"
 #include "chunk.h"
+#include "huge.h"
+#include "runs.h"
 #include "lock.h"
 
 /* A heap is its thread's (ACTIVE), waits for a new thread (ABANDONED, its thread exited), or
@@ -12,16 +14,9 @@
  * freed into it stay on its remote list, and no thread takes it). */
 enum heap_state { HEAP_ACTIVE, HEAP_ABANDONED, HEAP_FORKED };
 
-/* Freed large runs of up to RUN_LIST_PAGES pages are kept on per-heap LIFO lists, one per
- * page count, and reused before the bitmap is searched. */
-#define RUN_LIST_PAGES  32u
-#define RUN_LIST_MAX    512u                /* pages held on all lists, at most */
-
 struct zmm_heap {
     struct zmm_bins bins;
-    struct zmm_slot *runs[RUN_LIST_PAGES + 1];  /* freed runs by page count, signed links */
-    uint32_t runs_count[RUN_LIST_PAGES + 1];
-    size_t runs_pages;                  /* pages held on those lists */
+    struct zmm_runs runs;               /* freed large runs held for reuse */
     struct zmm_chunkset chunks;
     /* The line other threads write (remote frees) and read (the key, to sign their links):
      * nothing the owner writes on its fast paths shares it. */
@@ -37,6 +32,7 @@ struct zmm_heap {
     struct zmm_heap *next_all, *next_abandoned;
     spinlock_t lock;                    /* tracked mode only: held around every change */
     void *track;                        /* track.c's state for this heap's records */
+    void *stack_cache;                  /* capture.c's cache of this thread's recent stacks */
 };
 
 /* The calling thread's heap, or NULL before its first allocation (and after it exited).
@@ -56,31 +52,45 @@ void heap_after_fork(void);
 struct zmm_heap *heap_attach(void);
 struct zmm_heap *heap_lock_orphan(void);
 void heap_unlock_orphan(void);
+/* The calling thread's heap, attached if need be; when it has none, the orphan heap, locked,
+ * and *ORPHAN true: the caller then calls heap_unlock_orphan() when done. */
+struct zmm_heap *heap_enter(bool *orphan);
 
 /* Tracked mode: the scanner holds every heap (and the heap list) while it reads them. */
 void heap_lock_all(void);
 void heap_unlock_all(void);
-/* Thread exits seen so far in tracked mode: the stack pointer and thread pointer (glibc's
- * thread descriptor) of each (see heap.c). */
-size_t heap_dead_stacks(const uintptr_t **sps, const uintptr_t **tps);
+/* FN is called on each thread's exit, from the thread, under the heap list's lock (which
+ * heap_lock_all holds): scan.c learns there where dead threads' stacks are. */
+void heap_on_thread_exit(void (*fn)(void));
+/* The list of every heap (next_all), to read under heap_lock_all. */
+struct zmm_heap *heap_list(void);
 
 /* Slow paths of the owner. */
 void *heap_alloc_small(struct zmm_heap *h, unsigned bin);
 void *heap_alloc_large(struct zmm_heap *h, size_t pages, size_t align_pages);
+
+/* N bytes (at most ZMM_SIZE_MAX) from H, the calling thread's: a small block, a large run or
+ * a huge block; NULL when memory or the limit is exhausted. */
+ZMM_INLINE void *heap_alloc(struct zmm_heap *h, size_t n)
+{
+    if (n <= SMALL_MAX) {
+        unsigned bin = bin_of(n);
+        void *p = bin_pop(&h->bins, bin);
+        return p ? p : heap_alloc_small(h, bin);
+    }
+    if (n <= LARGE_MAX)
+        return heap_alloc_large(h, pages_of(n), 1);
+    bool zeroed;
+    return huge_alloc(n, CHUNK_SIZE, &zeroed);
+}
+/* The same, at an ALIGN-aligned address (a power of two above ALIGNMENT). */
+void *heap_alloc_aligned(struct zmm_heap *h, size_t align, size_t n);
 bool heap_resize_large(struct zmm_heap *h, void *p, size_t pages);
 void heap_free_large(struct zmm_heap *h, void *p);
 /* Free S (SIZE usable bytes) of OWNER from a thread that does not own it; FREER is the
  * calling thread's heap, or NULL. */
 void heap_free_remote(struct zmm_heap *owner, struct zmm_slot *s, size_t size, struct zmm_heap *freer);
 size_t heap_trim(struct zmm_heap *h);
-
-/* ZMM_DEBUG=check_on_exit: with every heap held, each free list (links, keys, the page each
- * block is in), each remote list and each chunk (chunk_verify) is checked; a fault stops the
- * process with one line. The heaps of a fork's parent's other threads are left out. */
-struct heap_check {
-    size_t heaps, chunks, free_blocks, remote_blocks;
-};
-void heap_check(struct heap_check *c);
 
 struct heap_totals {
     uint64_t allocs[BIN_COUNT], frees[BIN_COUNT], slots[BIN_COUNT];

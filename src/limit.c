@@ -1,7 +1,9 @@
 /* limit.c: owns the count of bytes the heap has committed to blocks (pages of small and
  * large runs, huge mappings) and ZMM_MEMORY_LIMIT, which bounds it as PHP's memory_limit
  * bounds a request. The count is exact at page granularity; taking past the limit fails
- * without counting, and the caller reports with PHP's own words. */
+ * without counting, and the caller reports with PHP's own words. Heaps count their pages
+ * through a credit, taken in batches, so page runs come and go without touching the shared
+ * count: the limit is exact to within a batch per thread. It sits below heap.c. */
 #include "limit.h"
 #include "options.h"
 #include "out.h"
@@ -31,6 +33,34 @@ void limit_give(size_t bytes)
     atomic_fetch_sub_explicit(&in_use, bytes, memory_order_relaxed);
 }
 
+#define CREDIT_BATCH ((size_t)256 << 10)
+
+bool limit_credit_take(size_t *credit, size_t bytes)
+{
+    if (ZMM_LIKELY(*credit >= bytes)) {
+        *credit -= bytes;
+        return true;
+    }
+    /* Take what is missing plus a batch for later; near the limit, just what is missing. */
+    size_t need = bytes - *credit;
+    if (limit_take(need + CREDIT_BATCH))
+        *credit = CREDIT_BATCH;
+    else if (limit_take(need))
+        *credit = 0;
+    else
+        return false;
+    return true;
+}
+
+void limit_credit_give(size_t *credit, size_t bytes)
+{
+    *credit += bytes;
+    if (*credit > 2 * CREDIT_BATCH) {
+        limit_give(*credit - CREDIT_BATCH);
+        *credit = CREDIT_BATCH;
+    }
+}
+
 void limit_asking(size_t n)
 {
     asking = n;
@@ -40,12 +70,6 @@ void limit_exhausted(size_t tried)
 {
     out_warn("Allowed memory size of %zu bytes exhausted (tried to allocate %zu bytes)",
              atomic_load(&limit), asking ? asking : tried);
-}
-
-void limit_request_exhausted(size_t limit, uint32_t request, size_t tried)
-{
-    out_warn("Allowed memory size of %zu bytes exhausted in request %u (tried to allocate %zu bytes)",
-             limit, request, tried);
 }
 
 void limit_set(size_t bytes) { atomic_store(&limit, bytes); }

@@ -33,6 +33,12 @@ ZMM_INLINE uint64_t registry_get(uintptr_t addr)
                                 memory_order_acquire);
 }
 
+/* The first slot of the huge block whose slot SLOT holds entry E (REG_HUGE or REG_HUGE_INNER). */
+ZMM_INLINE uintptr_t registry_huge_head(uintptr_t slot, uint64_t e)
+{
+    return REG_KIND(e) == REG_HUGE ? slot : slot - ((e >> 3) << CHUNK_SHIFT);
+}
+
 /* Each slot also has an aux word that layers above may use (track.c hangs its records of the
  * slot's blocks there); it lives in the same leaf, after the entries, and outlives the chunk.
  * NULL when the leaf is missing and CREATE is false, or when memory is exhausted. */
@@ -50,7 +56,7 @@ ZMM_INLINE uint64_t registry_at(uintptr_t addr, uintptr_t *start, uintptr_t *end
     *start = slot;
     *end = slot + CHUNK_SIZE;
     if (REG_KIND(e) == REG_HUGE_INNER || REG_KIND(e) == REG_HUGE) {
-        uintptr_t head = REG_KIND(e) == REG_HUGE ? slot : slot - ((e >> 3) << CHUNK_SHIFT);
+        uintptr_t head = registry_huge_head(slot, e);
         uint64_t h = REG_KIND(e) == REG_HUGE ? e : registry_get(head);
         *start = head;
         *end = head + (uintptr_t)(h & ~(uint64_t)(PAGE_SIZE - 1));

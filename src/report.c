@@ -6,6 +6,7 @@
  * it holds no heap lock while it writes, so threads still allocating are never blocked. */
 #include "report.h"
 #include "depot.h"
+#include "lock.h"
 #include "options.h"
 #include "os.h"
 #include "out.h"
@@ -378,10 +379,9 @@ static bool report_part(const struct report_opts *ro, struct writer *w, struct s
     return leaked;
 }
 
-bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_blocks)
+static bool report_scan(const struct report_opts *ro, struct scan_result *leaked_blocks)
 {
-    bool was = track_guard;
-    track_guard = true;
+    bool was = track_busy_set(true);
     struct scan_opts so = { .at_exit = ro->at_exit, .own_thread = ro->own_thread,
                             .reachable = zmm_opt.leaks == LEAKS_REACHABLE || ro->retained,
                             .first = ro->first, .last = ro->last, .born = ro->born,
@@ -392,7 +392,7 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         *leaked_blocks = (struct scan_result){ 0 };
     if (!scan_run(&so, &r)) {
         out_warn("not enough memory to scan the heap; no leak report");
-        track_guard = was;
+        track_busy_set(was);
         return false;
     }
     if (ro->silent) {                   /* reclaim only: no groups, no symbols */
@@ -400,7 +400,7 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
             *leaked_blocks = r;
         else
             scan_release(&r);
-        track_guard = was;
+        track_busy_set(was);
         return false;
     }
     if (!r.count && !owed_empty(ro)) {
@@ -408,7 +408,7 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
             *leaked_blocks = r;
         else
             scan_release(&r);
-        track_guard = was;
+        track_busy_set(was);
         return false;
     }
     size_t gbytes = (r.count ? r.count : 1) * sizeof(struct group);
@@ -436,6 +436,16 @@ bool report_leaks(const struct report_opts *ro, struct scan_result *leaked_block
         *leaked_blocks = r;
     else
         scan_release(&r);
-    track_guard = was;
+    track_busy_set(was);
     return leaked;
+}
+
+static spinlock_t report_lock;      /* one report at a time (libdw's session is one) */
+
+bool report_leaks(const struct report_opts *ro, struct scan_result *leaked)
+{
+    spin_lock(&report_lock);
+    bool found = report_scan(ro, leaked);
+    spin_unlock(&report_lock);
+    return found;
 }

@@ -18,8 +18,9 @@ struct report_opts {
     uintptr_t stack_from;       /* not at exit: the caller's live stack starts here */
 };
 
-/* Scans once and writes the report (or one per request); true if unsuppressed leaks (direct
- * or indirect) were found. Symbols are loaded only when there is something to name.
+/* Scans once and writes the report (or one per request), one report at a time (libdw's
+ * session is one); true if unsuppressed leaks (direct or indirect) were found. Symbols are
+ * loaded only when there is something to name.
  * With LEAKED, the leaked blocks themselves (suppressed ones included) are handed over there
  * (scan_release gives the memory back); else LEAKED->count is 0. */
 bool report_leaks(const struct report_opts *ro, struct scan_result *leaked);

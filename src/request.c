@@ -1,12 +1,15 @@
-/* request.c: owns request boundaries by signal (ZMM_REQUEST_SIGNAL). The handler does only
- * async-signal-safe work: it ends the current request at once (blocks allocated from then on
- * are born in the next one), queues the ended number and wakes the worker. The worker is a
- * zmm thread that does the scan, the report and the reclaim off the program's threads, through
- * the function alloc.c hands to request_start. It is started again in a fork child (threads do
+/* request.c: owns requests: their boundaries, by signal (ZMM_REQUEST_SIGNAL) or by zmm.h's
+ * call; the report and reclaim of each that ended; and ZMM_REQUEST_LIMIT's count of the bytes
+ * born in the current request and still live. The handler does only async-signal-safe work:
+ * it ends the current request at once (blocks allocated from then on are born in the next
+ * one), queues the ended number and wakes the worker, a zmm thread that scans, reports and
+ * reclaims off the program's threads. The worker is started again in a fork child (threads do
  * not survive fork) on the first tracked allocation, and it says once if the program has put
  * a handler of its own in the place of zmm's. */
 #include "request.h"
+#include "options.h"
 #include "out.h"
+#include "report.h"
 #include "track.h"
 
 #include <errno.h>
@@ -21,7 +24,10 @@
 
 #define QUEUE 256                       /* ended requests waiting for the worker, at most */
 
-static void (*cross)(uint32_t first, uint32_t last, bool at_exit);
+static bool tracked, reports, retained, reclaim;
+static size_t byte_limit = OPT_UNSET;
+static void (*release)(void *);
+static _Atomic size_t live_bytes;      /* ZMM_REQUEST_LIMIT: born in the current request, live */
 static int signo;
 static _Atomic uint32_t queue[QUEUE];      /* 0: a slot not written yet (or taken) */
 static _Atomic uint32_t queued, taken;  /* counts: queue[i % QUEUE] for taken <= i < queued */
@@ -31,12 +37,99 @@ static _Atomic bool crossing;           /* the worker may be taking or reporting
 static _Atomic bool closing;            /* exit: the exiting thread reports the rest */
 static bool warned;
 
+void request_configure(bool report, bool retained_too, bool reclaim_them, size_t limit, void (*release_fn)(void *))
+{
+    tracked = true;
+    reports = report;
+    retained = retained_too;
+    reclaim = reclaim_them;
+    byte_limit = limit;
+    release = release_fn;
+}
+
+/* ---- the current request's bytes ---------------------------------------------------- */
+
+/* Ends the current request (async-signal-safe); returns its number. */
+static uint32_t request_end(void)
+{
+    uint32_t ended = track_next_request();
+    atomic_store_explicit(&live_bytes, 0, memory_order_relaxed);
+    return ended;
+}
+
+bool request_may_grow(size_t n)
+{
+    size_t now = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+    if (ZMM_LIKELY(byte_limit == OPT_UNSET || (n <= byte_limit && now <= byte_limit - n)))
+        return true;
+    out_warn("Allowed memory size of %zu bytes exhausted in request %u (tried to allocate %zu bytes)",
+             byte_limit, (unsigned)atomic_load(&track_request), n);
+    return false;
+}
+
+void request_born(size_t n)
+{
+    if (byte_limit != OPT_UNSET)
+        atomic_fetch_add_explicit(&live_bytes, n, memory_order_relaxed);
+}
+
+/* Takes N from the current request's bytes, stopping at 0 (a boundary may have reset them). */
+void request_died(uint32_t request, size_t n)
+{
+    if (byte_limit == OPT_UNSET || !n || request != atomic_load_explicit(&track_request, memory_order_relaxed))
+        return;
+    size_t v = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&live_bytes, &v, v > n ? v - n : 0,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+/* ---- closing requests ------------------------------------------------------------- */
+
+/* Requests FIRST..LAST are over: report the unreachable blocks of each (ZMM_LEAKS), from one
+ * scan, and with ZMM_REQUEST_RECLAIM, free them. */
+static void request_close(uint32_t first, uint32_t last, const char *trigger, bool own_thread,
+                          bool at_exit, uintptr_t stack_from)
+{
+    struct report_opts ro = { .trigger = trigger, .first = first, .last = last, .per_request = true,
+                              .own_thread = own_thread, .at_exit = at_exit, .stack_from = stack_from,
+                              .silent = !reports, .retained = retained };
+    struct scan_result leaked;
+    report_leaks(&ro, reclaim ? &leaked : NULL);
+    if (reclaim) {
+        for (size_t i = 0; i < leaked.count; i++)
+            if (leaked.items[i].kind != SCAN_REACHABLE)
+                release((void *)leaked.items[i].start);
+        scan_release(&leaked);
+    }
+}
+
+/* Ends the current request N (new blocks are born in N + 1 at once); the caller's frames are
+ * roots from here up (its registers were saved into them). Returns N + 1. */
+static ZMM_NOINLINE uint32_t request_from_api(const char *trigger)
+{
+    uint32_t ended = request_end();
+    if (tracked)
+        request_close(ended, ended, trigger, false, false, (uintptr_t)__builtin_frame_address(0));
+    return ended + 1;
+}
+
+uint32_t request_next(const char *trigger)
+{
+    __builtin_unwind_init();            /* the caller's registers, onto this frame */
+    uint32_t n = request_from_api(trigger);
+    __asm__ volatile("" ::: "memory");  /* keeps this frame (no tail call) */
+    return n;
+}
+
+/* ---- boundaries by signal, and the worker ------------------------------------------- */
+
 static void request_handler(int sig)
 {
     (void)sig;
     int saved = errno;
-    uint32_t ended = track_next_request();
-    if (!cross) {                       /* nothing to report or reclaim: the count is all */
+    uint32_t ended = request_end();
+    if (!tracked) {                       /* nothing to report or reclaim: the count is all */
         errno = saved;
         return;
     }
@@ -83,7 +176,7 @@ static bool request_cross(bool at_exit)
     }
     atomic_store(&taken, t);
     if (first)
-        cross(first, last, at_exit);
+        request_close(first, last, "request", !at_exit, at_exit, 0);
     return first != 0;
 }
 
@@ -142,11 +235,10 @@ static void request_spawn(void)
     pthread_attr_destroy(&attr);
 }
 
-void request_start(int sig, void (*cross_fn)(uint32_t first, uint32_t last, bool at_exit))
+void request_start(int sig)
 {
     if (!sig || signo)
         return;
-    cross = cross_fn;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = request_handler;
@@ -157,13 +249,13 @@ void request_start(int sig, void (*cross_fn)(uint32_t first, uint32_t last, bool
         return;
     }
     signo = sig;
-    if (cross)
+    if (tracked)
         request_spawn();
 }
 
 void request_flush(void)
 {
-    if (!signo || !cross)
+    if (!signo || !tracked)
         return;
     /* The report the worker is writing is finished first (exit would cut it short, and the
      * reports keep their order), within reason: ten seconds; the rest are reported here. */
@@ -177,12 +269,13 @@ void request_flush(void)
 
 void request_after_fork(void)
 {
+    atomic_store_explicit(&live_bytes, 0, memory_order_relaxed);
     atomic_store(&worker, 0);
     atomic_store(&crossing, false);     /* the parent's worker is not here */
 }
 
 void request_ensure_worker(void)
 {
-    if (ZMM_UNLIKELY(signo && cross && !atomic_load_explicit(&worker, memory_order_relaxed)))
+    if (ZMM_UNLIKELY(signo && tracked && !atomic_load_explicit(&worker, memory_order_relaxed)))
         request_spawn();
 }

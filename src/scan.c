@@ -189,6 +189,25 @@ static uintptr_t exit_caller(const struct mapping *m, uintptr_t sp, uintptr_t fa
     return fallback;
 }
 
+/* Where exited threads' stacks and thread descriptors were, so that the scanner does not take
+ * the stale values on a cached (dead) thread stack for roots, but still reads the descriptor
+ * above it. A ring: the oldest are forgotten. Written under the heap list's lock, which the
+ * scan holds. */
+#define DEAD_STACKS 1024
+static uintptr_t dead_sp[DEAD_STACKS], dead_tp[DEAD_STACKS];
+static size_t dead_next;
+
+static void thread_exited(void)
+{
+    dead_sp[dead_next % DEAD_STACKS] = (uintptr_t)__builtin_frame_address(0);
+    dead_tp[dead_next++ % DEAD_STACKS] = (uintptr_t)pthread_self();
+}
+
+void scan_enable(void)
+{
+    heap_on_thread_exit(thread_exited);
+}
+
 /* The part of mapping M that holds roots: a live stack from its lowest stack pointer up, the
  * exiting thread's stack not at all (but its thread block, when it is there), a dead thread's
  * stack not at all but its thread descriptor (glibc keeps the thread's DTV and its return
@@ -215,10 +234,9 @@ static void mark_mapping(struct scan *s, const struct mapping *m, const struct m
         live_stack = true;
     }
     if (!live_stack && prev && prev->hi == m->lo && !strcmp(prev->perms, "---p")) {
-        const uintptr_t *dead, *dead_tp;
-        size_t n = heap_dead_stacks(&dead, &dead_tp);
+        size_t n = dead_next < DEAD_STACKS ? dead_next : DEAD_STACKS;
         for (size_t i = 0; i < n; i++)
-            if (contains(m, dead[i])) {
+            if (contains(m, dead_sp[i])) {
                 lo = contains(m, dead_tp[i]) ? dead_tp[i] : m->hi;
                 break;
             }

@@ -29,6 +29,8 @@ struct scan_result {
     size_t count, bytes;
 };
 
+/* Start-up, in tracked mode: the scan learns where exiting threads leave their stacks. */
+void scan_enable(void);
 /* Stops the world, classifies every live block, resumes; false if memory for the scan was
  * not to be had (nothing is reported then). */
 bool scan_run(const struct scan_opts *opts, struct scan_result *out);

@@ -8,23 +8,17 @@
  * belongs to, so a stale array is never read as a new run's. */
 #include "track.h"
 #include "depot.h"
-#include "huge.h"
 #include "os.h"
 #include "registry.h"
 #include "sizes.h"
-#include "stack.h"
 
 #include <pthread.h>
 #include <string.h>
 
-bool track_on;
 _Atomic uint32_t track_request = 1;
 _Atomic uint64_t track_untracked;
 uint32_t track_born;
-_Atomic size_t track_request_bytes;
-static bool track_count;
 __thread bool track_guard __attribute__((tls_model("initial-exec")));
-static unsigned track_depth = 16;
 
 /* Record classes: a small run of bin B is class B + 1, a large run CLS_LARGE, 0 none. */
 #define CLS_LARGE (BIN_COUNT + 1)
@@ -38,30 +32,16 @@ struct slot_recs {
 };
 
 /* A heap's share of tracking: free record arrays by class, linked through their first word,
- * fresh memory, and the cache of its thread's recent stacks. */
-#define CAP_BITS 7                      /* sets */
-#define CAP_WAYS 16
-#define CAP_ENTRIES (((size_t)1 << CAP_BITS) * CAP_WAYS)
-static __thread uintptr_t *cap_mine __attribute__((tls_model("initial-exec")));   /* whose cache */
-static __thread unsigned cap_rotor __attribute__((tls_model("initial-exec")));    /* next way to fill */
-
+ * and fresh memory. */
 struct rec_pool {
     struct zmm_rec *free[CLS_COUNT];
     uint8_t *cur, *end;
-    uintptr_t *cache;                   /* CAP_ENTRIES tags, then entries: its thread's recent stacks */
 };
 #define POOL_BLOCK ((size_t)256 << 10)
 
 static unsigned cls_blocks(unsigned cls)
 {
     return cls == CLS_LARGE ? 1 : bin_count[cls - 1];
-}
-
-void track_enable(unsigned depth, bool count)
-{
-    track_on = true;
-    track_depth = depth;
-    track_count = count;
 }
 
 void track_forked(void)
@@ -71,9 +51,7 @@ void track_forked(void)
 
 uint32_t track_next_request(void)
 {
-    uint32_t ended = atomic_fetch_add(&track_request, 1);
-    atomic_store_explicit(&track_request_bytes, 0, memory_order_relaxed);
-    return ended;
+    return atomic_fetch_add(&track_request, 1);
 }
 
 static struct rec_pool *pool_of(struct zmm_heap *h)
@@ -81,78 +59,6 @@ static struct rec_pool *pool_of(struct zmm_heap *h)
     if (!h->track)
         h->track = os_map_meta(align_up(sizeof(struct rec_pool), PAGE_SIZE));
     return h->track;
-}
-
-/* ---- stacks, and the cache of recent ones ------------------------------------------ */
-
-/* The set for KEY in the cache of H's thread, or NULL: CAP_WAYS tags (the keys, side by
- * side, so that a lookup reads one line) and their entries. An entry is the depot id (with
- * TRACK_RUNTIME) and the frame count in one word, then for each frame the offset of its
- * return-address slot from the key and the return address. A set holds the stacks of
- * several call paths that reach malloc at the same depth. The cache describes one thread's
- * stack: a heap adopted by another thread starts it afresh. */
-struct cap_set {
-    uintptr_t *tags, *entries;
-};
-
-static bool cap_set(struct zmm_heap *h, uintptr_t key, size_t stride, struct cap_set *set)
-{
-    struct rec_pool *pool = h ? pool_of(h) : NULL;
-    if (!pool)
-        return false;
-    uintptr_t *c = pool->cache;
-    if (!c) {
-        c = pool->cache = os_map_meta(align_up(CAP_ENTRIES * (1 + stride) * sizeof(uintptr_t), PAGE_SIZE));
-        if (!c)
-            return false;
-    }
-    if (ZMM_UNLIKELY(cap_mine != c)) {  /* a heap another thread had: its stacks are not ours */
-        memset(c, 0, CAP_ENTRIES * sizeof *c);
-        cap_mine = c;
-    }
-    size_t first = ((key >> 4) * 0x9e3779b97f4a7c15ull >> (64 - CAP_BITS)) * CAP_WAYS;
-    set->tags = c + first;
-    set->entries = c + CAP_ENTRIES + first * stride;
-    return true;
-}
-
-/* The call site at the same depth mostly repeats the whole stack: the slots where the
- * remembered return addresses were found still holding them says so, one load a frame. */
-static bool cap_same(const uintptr_t *e, uintptr_t key)
-{
-    unsigned n = (unsigned)(e[0] >> 32);
-    for (unsigned i = 0; i < n; i++)
-        if (*(const uintptr_t *)(key + e[1 + 2 * i]) != e[2 + 2 * i])
-            return false;
-    return true;
-}
-
-uint32_t track_capture(struct zmm_heap *h)
-{
-    uintptr_t key = (uintptr_t)__builtin_frame_address(0);
-    size_t stride = 1 + 2 * (size_t)track_depth;
-    struct cap_set set;
-    bool cached = stack_on_home(key) && cap_set(h, key, stride, &set);
-    for (unsigned w = 0; cached && w < CAP_WAYS; w++)
-        if (set.tags[w] == key && cap_same(set.entries + w * stride, key))
-            return (uint32_t)set.entries[w * stride];
-    uintptr_t pcs[STACK_CAPTURE_MAX], slots[STACK_CAPTURE_MAX];
-    track_guard = true;
-    unsigned n = stack_capture(pcs, track_depth, cached ? slots : NULL, key);
-    uint32_t id = depot_put(pcs, n);
-    track_guard = false;
-    id |= n == 0 || stack_in_loader(pcs[0]) ? TRACK_RUNTIME : 0;
-    if (cached && n && slots[0]) {
-        unsigned w = cap_rotor++ % CAP_WAYS;
-        uintptr_t *e = set.entries + w * stride;
-        set.tags[w] = key;
-        e[0] = (uintptr_t)n << 32 | id;
-        for (unsigned i = 0; i < n; i++) {
-            e[1 + 2 * i] = slots[i] - key;
-            e[2 + 2 * i] = pcs[i];
-        }
-    }
-    return id;
 }
 
 /* ---- tables and arrays ------------------------------------------------------------- */
@@ -258,7 +164,7 @@ static ZMM_COLD void untracked(void)
     atomic_fetch_add_explicit(&track_untracked, 1, memory_order_relaxed);
 }
 
-void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
+bool track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
 {
     uintptr_t a = (uintptr_t)p;
     struct zmm_rec *r;
@@ -266,7 +172,7 @@ void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
         struct slot_recs *sr = slot_recs(a, true);
         if (!sr) {
             untracked();
-            return;
+            return false;
         }
         sr->huge_size = n;
         r = &sr->huge;
@@ -276,7 +182,7 @@ void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
         struct run_pos pos;
         if (!sr || !run_pos(c, a, &pos)) {
             untracked();
-            return;
+            return false;
         }
         if (ZMM_UNLIKELY(sr->cls[pos.first] != pos.cls)) {
             if (sr->run[pos.first])
@@ -285,7 +191,7 @@ void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
             sr->run[pos.first] = pool_take(h, pos.cls);
             if (!sr->run[pos.first]) {
                 untracked();
-                return;
+                return false;
             }
             sr->cls[pos.first] = (uint8_t)pos.cls;
         }
@@ -294,10 +200,9 @@ void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
     r->size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     r->stack = stack & ~TRACK_RUNTIME;
     r->request = atomic_load_explicit(&track_request, memory_order_relaxed);
-    if (track_count)
-        atomic_fetch_add_explicit(&track_request_bytes, n, memory_order_relaxed);
     atomic_store_explicit(&r->state, REC_LIVE | (stack & TRACK_RUNTIME ? REC_RUNTIME : 0),
                           memory_order_release);
+    return true;
 }
 
 /* The record of block P (live or not), or NULL; *SR its slot's records. */
@@ -320,25 +225,20 @@ static size_t rec_size(const struct slot_recs *sr, const struct zmm_rec *r)
     return r == &sr->huge ? sr->huge_size : r->size;
 }
 
-/* Takes N from the current request's bytes, stopping at 0 (a boundary may have reset them). */
-static void request_bytes_give(size_t n)
-{
-    size_t v = atomic_load_explicit(&track_request_bytes, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(&track_request_bytes, &v, v > n ? v - n : 0,
-                                                  memory_order_relaxed, memory_order_relaxed))
-        ;
-}
-
-void track_forget(void *p)
+size_t track_forget(void *p, uint32_t *request)
 {
     struct slot_recs *sr;
     struct zmm_rec *r = rec_of((uintptr_t)p, &sr);
+    *request = 0;
     if (!r)
-        return;
-    if (track_count && (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_LIVE) &&
-        r->request == atomic_load_explicit(&track_request, memory_order_relaxed))
-        request_bytes_give(rec_size(sr, r));
+        return 0;
+    size_t n = 0;
+    if (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_LIVE) {
+        n = rec_size(sr, r);
+        *request = r->request;
+    }
     atomic_store_explicit(&r->state, 0, memory_order_release);
+    return n;
 }
 
 struct zmm_rec *track_find(uintptr_t addr, uintptr_t *start, size_t *size)
@@ -351,7 +251,7 @@ struct zmm_rec *track_find(uintptr_t addr, uintptr_t *start, size_t *size)
             return NULL;
         break;
     case REG_HUGE_INNER:
-        slot -= (e >> 3) << CHUNK_SHIFT;
+        slot = registry_huge_head(slot, e);
         e = registry_get(slot);
         /* fall through */
     case REG_HUGE:

@@ -20,18 +20,13 @@ enum {
     REC_INDIRECT = 8,           /* scan: reachable only from leaked blocks */
 };
 
-/* track_capture's result: a depot id, with this bit when the stack is the runtime's. */
+/* capture_stack's result: a depot id, with this bit when the stack is the runtime's. */
 #define TRACK_RUNTIME 0x80000000u
 
-extern bool track_on;
 extern _Atomic uint32_t track_request;       /* the current request */
 extern _Atomic uint64_t track_untracked;     /* blocks served without a record (no memory) */
-extern _Atomic size_t track_request_bytes;   /* with track_enable's COUNT: bytes born in the
-                                                current request and still live */
-extern __thread bool track_guard __attribute__((tls_model("initial-exec")));
+extern __thread bool track_guard __attribute__((tls_model("initial-exec")));  /* see track_busy */
 
-/* DEPTH frames per stack; COUNT keeps track_request_bytes. */
-void track_enable(unsigned depth, bool count);
 /* Ends the current request (async-signal-safe); returns its number. */
 uint32_t track_next_request(void);
 /* In a fork child: the fork is a boundary; track_born is the child's first request (0 in a
@@ -42,14 +37,20 @@ void track_forked(void);
 /* Is the calling thread inside zmm's own work (capturing, reporting)? Its allocations then go
  * to the system allocator and are never tracked. */
 ZMM_INLINE bool track_busy(void) { return track_guard; }
+/* Enters (ON) or leaves zmm's own work; returns whether the thread was in it. */
+ZMM_INLINE bool track_busy_set(bool on)
+{
+    bool was = track_guard;
+    track_guard = on;
+    return was;
+}
 
-/* The calling stack, captured and stored (under the guard); H is the calling thread's heap
- * (NULL if it has none yet), whose cache of recent stacks spares most unwinds. */
-uint32_t track_capture(struct zmm_heap *h);
-/* Records block P of N requested bytes from H (held by the caller) with STACK. */
-void track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack);
-/* P is being freed: its record is no longer live. */
-void track_forget(void *p);
+/* Records block P of N requested bytes from H (held by the caller) with STACK; false when
+ * there was no memory for the record (the block is counted in track_untracked). */
+bool track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack);
+/* P is being freed: its record is no longer live. Returns its requested bytes and (in
+ * *REQUEST) the request it was born in, when it was live; else 0 (and 0). */
+size_t track_forget(void *p, uint32_t *request);
 
 /* The live block containing ADDR (its start and requested size), or NULL. */
 struct zmm_rec *track_find(uintptr_t addr, uintptr_t *start, size_t *size);
