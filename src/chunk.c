@@ -14,7 +14,6 @@
 #include "chunk.h"
 #include "libc.h"
 #include "lock.h"
-#include "options.h"
 #include "os.h"
 #include "out.h"
 #include "registry.h"
@@ -37,6 +36,12 @@ static struct {
 } cache;
 
 static atomic_size_t chunks_in_use, chunks_peak, chunks_cached;
+static size_t compact = SIZE_MAX;   /* ZMM_COMPACT in bytes, SIZE_MAX for adaptive */
+
+void chunk_configure(size_t compact_bytes)
+{
+    compact = compact_bytes;
+}
 
 /* ---- bitmap ------------------------------------------------------------------------ */
 
@@ -185,8 +190,8 @@ static struct zmm_chunk *chunk_new(void)
 
 static size_t cache_keep(size_t in_use)
 {
-    if (zmm_opt.compact != OPT_UNSET)
-        return zmm_opt.compact / CHUNK_SIZE;
+    if (compact != SIZE_MAX)
+        return compact / CHUNK_SIZE;
     cache.avg16 = (cache.avg16 * 15 + in_use * 16 + 8) / 16;
     size_t keep = cache.avg16 / 16 / 8, hot = CACHE_HOT + cache.extra;
     return keep < hot ? hot : keep > CACHE_MAX ? CACHE_MAX : keep;

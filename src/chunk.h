@@ -106,5 +106,7 @@ struct chunk_stats {
 };
 void chunk_stats(struct chunk_stats *s);
 void chunk_after_fork(void);
+/* ZMM_COMPACT: bytes of empty chunks the cache keeps, or SIZE_MAX for the adaptive policy. */
+void chunk_configure(size_t compact_bytes);
 
 #endif

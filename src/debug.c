@@ -5,11 +5,10 @@
  * with the block's address and state (live, or freed and poisoned), so that no other block's
  * leftovers, nor the program's data, pass for it. Freed blocks are poisoned but for their first
  * 16 bytes (the free list's link), and a small block is checked when it comes off its list
- * again (checked.c wipes the tails of a new run). No allocation, no I/O but the one warning of a
- * bad option string. */
+ * again (checked.c wipes the tails of a new run). No allocation, no I/O, no option text:
+ * start-up hands it ZMM_DEBUG's items (debug_configure). */
 #include "debug.h"
 #include "libc.h"
-#include "out.h"
 
 #include <string.h>
 
@@ -30,74 +29,10 @@ static uint64_t tag_of(const void *p, unsigned state)
     return libc_mix64(key ^ (uintptr_t)p ^ ((uint64_t)state << 56));
 }
 
-/* ---- the option string ------------------------------------------------------------- */
-
-static bool parse_number(const char *s, size_t len, size_t max, size_t *v)
+void debug_configure(int poison_alloc, int poison_free, size_t padding, bool check_on_exit)
 {
-    unsigned base = 10;
-    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        s += 2;
-        len -= 2;
-    }
-    if (!len)
-        return false;
-    *v = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-                   : base == 16 && c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                   : base == 16 && c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 99;
-        if (d >= base || *v > (max - d) / base)
-            return false;
-        *v = *v * base + d;
-    }
-    return true;
-}
-
-/* One NAME[=VALUE] item into O; false if it is not one of the options. */
-static bool parse_item(const char *s, size_t len, struct debug_opts *o)
-{
-    const char *eq = memchr(s, '=', len);
-    size_t name = eq ? (size_t)(eq - s) : len, vlen = eq ? len - name - 1 : 0;
-    const char *v = eq ? eq + 1 : NULL;
-    size_t n;
-    if (name == 12 && !memcmp(s, "poison_alloc", 12)) {
-        if (v && !parse_number(v, vlen, 255, &n))
-            return false;
-        o->poison_alloc = v ? (int)n : 0xAB;
-    } else if (name == 11 && !memcmp(s, "poison_free", 11)) {
-        if (v && !parse_number(v, vlen, 255, &n))
-            return false;
-        o->poison_free = v ? (int)n : 0xCD;
-    } else if (name == 7 && !memcmp(s, "padding", 7)) {
-        if (v && !parse_number(v, vlen, 4096, &n))
-            return false;
-        o->padding = v ? align_up(n, 8) : 16;
-    } else if (name == 13 && !memcmp(s, "check_on_exit", 13) && !v) {
-        o->check_on_exit = true;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-void debug_configure(const char *spec)
-{
-    struct debug_opts o = { .poison_alloc = -1, .poison_free = -1 };
-    for (const char *s = spec; *s;) {
-        size_t len = strcspn(s, ",");
-        if (len && !parse_item(s, len, &o)) {
-            char item[64];
-            size_t k = len < sizeof item - 1 ? len : sizeof item - 1;
-            memcpy(item, s, k);
-            item[k] = '\0';
-            out_warn("ZMM_DEBUG=%s: \"%s\" is not poison_alloc[=BYTE], poison_free[=BYTE], "
-                     "padding[=N] (0..4096) nor check_on_exit; no debug checks", spec, item);
-            return;
-        }
-        s += len + (s[len] == ',');
-    }
+    struct debug_opts o = { .poison_alloc = poison_alloc, .poison_free = poison_free,
+                            .padding = align_up(padding, 8), .check_on_exit = check_on_exit };
     o.tail = o.padding || o.poison_free >= 0;
     if (o.poison_free >= 0 && !o.padding)
         o.padding = 8;                  /* the tail then still has a canary before it */

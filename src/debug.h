@@ -15,9 +15,9 @@ struct debug_opts {
 };
 extern struct debug_opts debug_opts;
 
-/* Reads ZMM_DEBUG's value (comma-separated NAME[=VALUE]); a bad string warns, naming the
- * variable, and enables nothing. */
-void debug_configure(const char *spec);
+/* ZMM_DEBUG's items, as options.c parsed them: the poison bytes (-1 for none), the canary
+ * bytes after each block (0 for none; rounded up to 8), the heap check at exit. */
+void debug_configure(int poison_alloc, int poison_free, size_t padding, bool check_on_exit);
 
 /* Bytes a block of the program needs beyond its own under ZMM_DEBUG (0 without a tail). */
 ZMM_INLINE size_t debug_extra(void)

@@ -1,8 +1,9 @@
 /* options.c: owns the ZMM_* options: the table in options.h is the only list, read here once,
  * at the first allocation, from environ (or /proc/self/environ when libc has not set environ
- * yet). No getenv, no allocation. A malformed value gives one warning naming the variable
- * and the default it keeps; the program always runs on. A parser leaves its output alone
- * when it refuses a value. */
+ * yet), and every value's text is parsed here, structured ones (ZMM_DEBUG, ZMM_FAIL_MAP) too:
+ * the layers get values. No getenv, no allocation. A malformed value gives one warning, one
+ * format for every kind, naming the variable and the default it keeps; the program always
+ * runs on. A parser leaves its output alone when it refuses a value. */
 #include "options.h"
 #include "libc.h"
 #include "out.h"
@@ -153,6 +154,95 @@ bool options_parse_text(const char *s, void *out)
     if (n >= sizeof t->s)
         return false;
     memcpy(t->s, s, n + 1);
+    return true;
+}
+
+/* Digits, or 0x and hex digits, LEN bytes of them, at most MAX. */
+static bool parse_number(const char *s, size_t len, size_t max, size_t *v)
+{
+    unsigned base = 10;
+    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        len -= 2;
+    }
+    if (!len)
+        return false;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                   : base == 16 && c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                   : base == 16 && c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 99;
+        if (d >= base || n > (max - d) / base)
+            return false;
+        n = n * base + d;
+    }
+    *v = n;
+    return true;
+}
+
+/* One NAME[=VALUE] item of ZMM_DEBUG into O; false if it is not one of the items. */
+static bool parse_debug_item(const char *s, size_t len, struct opt_debug *o)
+{
+    const char *eq = memchr(s, '=', len);
+    size_t name = eq ? (size_t)(eq - s) : len, vlen = eq ? len - name - 1 : 0;
+    const char *v = eq ? eq + 1 : NULL;
+    size_t n;
+    if (name == 12 && !memcmp(s, "poison_alloc", 12)) {
+        if (v && !parse_number(v, vlen, 255, &n))
+            return false;
+        o->poison_alloc = v ? (int)n : 0xAB;
+    } else if (name == 11 && !memcmp(s, "poison_free", 11)) {
+        if (v && !parse_number(v, vlen, 255, &n))
+            return false;
+        o->poison_free = v ? (int)n : 0xCD;
+    } else if (name == 7 && !memcmp(s, "padding", 7)) {
+        if (v && !parse_number(v, vlen, 4096, &n))
+            return false;
+        o->padding = v ? (uint32_t)align_up(n, 8) : 16;
+    } else if (name == 13 && !memcmp(s, "check_on_exit", 13) && !v) {
+        o->check_on_exit = 1;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* ZMM_DEBUG: "none", or comma-separated items poison_alloc[=BYTE], poison_free[=BYTE],
+ * padding[=N] (0..4096) and check_on_exit; BYTE and N decimal or 0x hex. */
+bool options_parse_debug(const char *s, void *out)
+{
+    struct opt_debug o = { .poison_alloc = -1, .poison_free = -1 };
+    if (strcmp(s, "none"))
+        for (const char *p = s; *p;) {
+            size_t len = strcspn(p, ",");
+            if (len && !parse_debug_item(p, len, &o))
+                return false;
+            p += len + (p[len] == ',');
+        }
+    *(struct opt_debug *)out = o;
+    return true;
+}
+
+/* ZMM_FAIL_MAP: "none" (or empty), N or N+, N from 1. */
+bool options_parse_failmap(const char *s, void *out)
+{
+    struct opt_failmap f = { 0, 0 };
+    if (*s && strcmp(s, "none")) {
+        size_t len = strlen(s), n;
+        bool after = s[len - 1] == '+';
+        char digits[24];
+        if (len - after >= sizeof digits)
+            return false;
+        memcpy(digits, s, len - after);
+        digits[len - after] = '\0';
+        if (!parse_uint(digits, ZMM_SIZE_MAX, &n) || !n)
+            return false;
+        f.first = n;
+        f.last = after ? SIZE_MAX : n;
+    }
+    *(struct opt_failmap *)out = f;
     return true;
 }
 

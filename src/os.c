@@ -4,11 +4,10 @@
  * neither be resized in place nor moved), and page-aligned zeroed memory for metadata.
  * It never reserves more address space than it returns (RLIMIT_AS stays meaningful).
  * ZMM_FAIL_MAP (fault injection, for tests) makes the Nth mapping fail, or every one from the
- * Nth on, as the kernel would with ENOMEM; mappings are counted in the order they are asked. */
+ * Nth on, as the kernel would with ENOMEM; mappings are counted in the order they are asked.
+ * It parses no option text: start-up hands it the values (os_configure). */
 #include "os.h"
 #include "fd.h"
-#include "options.h"
-#include "out.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -17,46 +16,29 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static unsigned mem_type = MEM_MMAP_ANON;   /* enum mem_type of options.h */
+static enum mem_type mem_type = MEM_MMAP_ANON;
 static bool huge_pages;
 static struct fd_mark zero = { .fd = -1 };     /* /dev/zero, for MEM_MMAP_ZERO */
-static unsigned long fail_at;              /* ZMM_FAIL_MAP's N, 0 for none */
-static bool fail_after;                    /* "N+": N and every later one */
-static atomic_ulong maps;                  /* mappings asked for so far */
+static size_t fail_first, fail_last;       /* ZMM_FAIL_MAP: these mappings fail; 0 for none */
+static atomic_size_t maps;                 /* mappings asked for so far */
 
 /* Does this mapping fail on purpose (ZMM_FAIL_MAP)? */
 static bool os_injected(void)
 {
-    if (ZMM_LIKELY(!fail_at))
+    if (ZMM_LIKELY(!fail_first))
         return false;
-    unsigned long n = atomic_fetch_add_explicit(&maps, 1, memory_order_relaxed) + 1;
-    if (n == fail_at || (fail_after && n > fail_at)) {
+    size_t n = atomic_fetch_add_explicit(&maps, 1, memory_order_relaxed) + 1;
+    if (n >= fail_first && n <= fail_last) {
         errno = ENOMEM;
         return true;
     }
     return false;
 }
 
-static void configure_faults(const char *spec)
+void os_configure(enum mem_type type, bool thp, size_t first, size_t last)
 {
-    unsigned long n = 0;
-    const char *s = spec;
-    for (; *s >= '0' && *s <= '9' && n < 100000000ul; s++)
-        n = n * 10 + (unsigned long)(*s - '0');
-    bool after = *s == '+';
-    if (after)
-        s++;
-    if (*spec && (*s || s == spec || !n)) {
-        out_warn("ZMM_FAIL_MAP=%s: not N or N+ (N from 1); no mapping fails", spec);
-        return;
-    }
-    fail_at = n;
-    fail_after = after;
-}
-
-void os_configure(unsigned type, bool thp, const char *fail_map)
-{
-    configure_faults(fail_map);
+    fail_first = first;
+    fail_last = last;
     mem_type = type;
     huge_pages = thp;
     if (mem_type == MEM_MMAP_ZERO) {

@@ -4,8 +4,12 @@
 
 #include "defs.h"
 
-/* FAIL_MAP: ZMM_FAIL_MAP's value ("" for none). */
-void os_configure(unsigned mem_type, bool huge_pages, const char *fail_map);
+/* ZMM_MEM_TYPE: where chunks come from. */
+enum mem_type { MEM_MMAP_ANON, MEM_MMAP_ZERO, MEM_MALLOC };
+
+/* ZMM_MEM_TYPE, ZMM_HUGE_PAGES, and ZMM_FAIL_MAP: the mappings FAIL_FIRST..FAIL_LAST (counted
+ * from 1) fail as with ENOMEM; FAIL_FIRST 0 for none. */
+void os_configure(enum mem_type type, bool huge_pages, size_t fail_first, size_t fail_last);
 
 /* SIZE bytes (a page multiple) at an ALIGN-aligned address (a power of two >= CHUNK_SIZE),
  * or NULL. Fresh memory reads as zero. */

@@ -61,7 +61,9 @@ ZMM_COLD void process_boot(void)
     }
     options_load(environ);
     sys_init();
-    os_configure((unsigned)zmm_opt.mem_type, zmm_opt.huge_pages, zmm_opt.fail_map.s);
+    os_configure((enum mem_type)zmm_opt.mem_type, zmm_opt.huge_pages, zmm_opt.fail_map.first,
+                 zmm_opt.fail_map.last);
+    chunk_configure(zmm_opt.compact);
     world_configure((unsigned)zmm_opt.world);
     limit_set(zmm_opt.memory_limit);
     struct process_mode m = { .system_only = !zmm_opt.alloc };
@@ -75,7 +77,8 @@ ZMM_COLD void process_boot(void)
         request_configure(m.stacks, zmm_opt.request_retained, zmm_opt.request_reclaim,
                           zmm_opt.request_limit, zmm_free);
     }
-    debug_configure(zmm_opt.debug.s);
+    debug_configure(zmm_opt.debug.poison_alloc, zmm_opt.debug.poison_free, zmm_opt.debug.padding,
+                    zmm_opt.debug.check_on_exit);
     m.checked = m.tracking || (!m.system_only && debug_opts.on);
     checked_configure(m.tracking, m.stacks);
     heap_init(!m.checked);

@@ -184,6 +184,58 @@ static void fuzz_parser(unsigned k, const char *s)
     FUZZ_CHECK(want == out.n, "parser %u: '%s' -> %zu, the model says %zu", k, s, out.n, want);
 }
 
+/* The structured kinds (targets past the others, so that the corpus keeps its meaning):
+ * ZMM_DEBUG's items and ZMM_FAIL_MAP's range, each against what its syntax allows. */
+static void fuzz_structured(unsigned j, const char *s)
+{
+    union {
+        struct opt_debug d;
+        struct opt_failmap f;
+        unsigned char b[64];
+    } out, before;
+    memset(&out, 0xa5, sizeof out);
+    before = out;
+    bool ok = j == 0 ? options_parse_debug(s, &out) : options_parse_failmap(s, &out);
+    if (!ok) {
+        FUZZ_CHECK(!memcmp(&out, &before, sizeof out), "structured %u refused '%s' but changed its output", j, s);
+    } else if (j == 0) {
+        size_t n = sizeof out.d;
+        FUZZ_CHECK(!memcmp(out.b + n, before.b + n, sizeof out - n), "debug wrote past its value");
+        FUZZ_CHECK(out.d.poison_alloc >= -1 && out.d.poison_alloc <= 255 && out.d.poison_free >= -1 &&
+                   out.d.poison_free <= 255 && out.d.padding <= 4096 && (out.d.padding & 7) == 0 &&
+                   out.d.check_on_exit <= 1, "debug '%s' -> %d %d %u %u", s, out.d.poison_alloc,
+                   out.d.poison_free, out.d.padding, out.d.check_on_exit);
+        static const char *const items[] = { "poison_alloc", "poison_free", "padding", "check_on_exit" };
+        if (strcmp(s, "none"))
+            for (const char *p = s; *p;) {
+                size_t len = strcspn(p, ","), i = 0;
+                while (len && i < 4 && !(!strncmp(p, items[i], strlen(items[i])) &&
+                                         (p[strlen(items[i])] == '=' || strlen(items[i]) == len)))
+                    i++;
+                FUZZ_CHECK(i < 4, "debug '%s' accepted an unknown item", s);
+                p += len + (p[len] == ',');
+            }
+        else
+            FUZZ_CHECK(out.d.poison_alloc == -1 && out.d.poison_free == -1 && !out.d.padding &&
+                       !out.d.check_on_exit, "debug none is not all off");
+    }
+    if (j != 1)
+        return;
+    size_t n = strlen(s), plus = n && s[n - 1] == '+';
+    bool digits = n > plus && n - plus < 24;
+    for (size_t i = 0; digits && i < n - plus; i++)
+        digits = s[i] >= '0' && s[i] <= '9';
+    unsigned long long v = digits ? digits_value(s, n - plus) : 0;
+    bool want = !n || !strcmp(s, "none") || (digits && v >= 1 && v <= (unsigned long long)PTRDIFF_MAX);
+    FUZZ_CHECK(ok == want, "fail map '%s' %s, the model %s", s, ok ? "accepted" : "refused", want ? "accepts" : "refuses");
+    if (ok && want) {
+        size_t sz = sizeof out.f;
+        FUZZ_CHECK(!memcmp(out.b + sz, before.b + sz, sizeof out - sz), "fail map wrote past its value");
+        FUZZ_CHECK(out.f.first == (size_t)v && out.f.last == (plus ? SIZE_MAX : (size_t)v),
+                   "fail map '%s' -> %zu..%zu", s, out.f.first, out.f.last);
+    }
+}
+
 /* The parser of the row's kind, from its function pointer. */
 static bool row_parse(const struct row *r, const char *value, void *out)
 {
@@ -229,9 +281,11 @@ static void fuzz_load(char *text, size_t len)
         if (rows[r].size == sizeof(opt_text_t))
             FUZZ_CHECK(!strcmp(((opt_text_t *)rows[r].field)->s, want[r].t.s), "%s='%s', expected '%s'",
                        rows[r].name, ((opt_text_t *)rows[r].field)->s, want[r].t.s);
-        else
+        else if (rows[r].size == sizeof(size_t))
             FUZZ_CHECK(*(size_t *)rows[r].field == want[r].n, "%s=%zu, expected %zu", rows[r].name,
                        *(size_t *)rows[r].field, want[r].n);
+        else   /* a structured kind: no padding in it */
+            FUZZ_CHECK(!memcmp(rows[r].field, &want[r], rows[r].size), "%s differs from the model", rows[r].name);
     }
     FUZZ_CHECK(zmm_opt.stack_depth >= 1 && zmm_opt.stack_depth <= STACK_DEPTH_MAX, "depth %zu",
                zmm_opt.stack_depth);
@@ -290,7 +344,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 || size > 8192)
         return 0;
     static char text[8193];
-    unsigned target = data[0] % (PARSERS + 3);
+    unsigned target = data[0] % (PARSERS + 5);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
     if (target < PARSERS)
@@ -299,9 +353,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_load(text, size - 1);
     else if (target == PARSERS + 1)
         fuzz_selects(text);
+    else if (target > PARSERS + 2)
+        fuzz_structured(target - PARSERS - 3, text);
     else {   /* every parser on the same text */
         for (unsigned k = 0; k < PARSERS; k++)
             fuzz_parser(k, text);
+        fuzz_structured(0, text);
+        fuzz_structured(1, text);
     }
     return 0;
 }

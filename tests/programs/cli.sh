@@ -1,7 +1,8 @@
 #!/bin/sh
 # cli.sh CASE ZMM CONFIGURED VERSION: one test of the zmm CLI (the 'cli' suite).
 #   ZMM         the in-tree script (scripts/zmm), what a checkout runs;
-#   CONFIGURED  the copy configure_file() made for install (build/scripts/zmm);
+#   CONFIGURED  the copy the build made for install (build/scripts/zmm: configure_file(), then
+#               scripts/options-help.c's list of environment variables);
 #   VERSION     the project version.
 # ZMM_LIB must name libzmm.so (meson's preload_env sets it). Exit 0 pass, 1 fail, 77 skip.
 
@@ -64,9 +65,37 @@ syntax)
 	for f in "$zmm" "$configured"; do
 		check "$shell -n $f" "$shell" -n "$f"
 	done
-	# the configured copy differs from the in-tree script in the two marked values only
-	n=$(diff "$zmm" "$configured" | grep -c '^>')
-	check "the configured copy differs in the 2 marked lines (here $n)" [ "$n" = 2 ] || diff "$zmm" "$configured"
+	# the configured copy differs from the in-tree script in the three marked lines only: the two
+	# values and the line the list of environment variables replaces
+	n=$(diff "$zmm" "$configured" | grep -c '^<')
+	check "the configured copy differs in the 3 marked lines (here $n)" [ "$n" = 3 ] || diff "$zmm" "$configured"
+	;;
+variables)
+	# zmm --help lists every variable of README.md's table, and names no other ZMM_* (but the
+	# CLI's own ZMM_LIB); the in-tree script (awk over src/options.h) and the built one
+	# (scripts/options-help.c) list them alike.
+	readme=$(dirname -- "$zmm")/../README.md
+	[ -r "$readme" ] || { echo "SKIP: no README.md next to $zmm"; exit 77; }
+	sed -n '/^## Environment variables/,/^## /p' "$readme" |
+		sed -n 's/^| `\(ZMM_[A-Z_]*\)` |.*/\1/p' | sort >"$tmp/documented"
+	check "README.md's variables table names some ZMM_* ($(wc -l <"$tmp/documented"))" [ -s "$tmp/documented" ]
+	k=0
+	for script in "$zmm" "$configured"; do
+		k=$((k + 1))
+		"$script" --help >"$tmp/help" 2>"$tmp/err" </dev/null
+		st=$?
+		check "$script --help: status 0 ($st)" [ "$st" = 0 ]
+		check "$script --help: nothing on stderr" [ ! -s "$tmp/err" ] || head -n 3 "$tmp/err"
+		sed -n '/^Environment variables/,$s/^  \(ZMM_[A-Z_]*\).*/\1/p' "$tmp/help" | sort >"$tmp/listed"
+		grep -o 'ZMM_[A-Z_]*' "$tmp/help" | grep -vx ZMM_LIB | sort -u >"$tmp/named"
+		missing=$(comm -23 "$tmp/documented" "$tmp/listed" | tr '\n' ' ')
+		check "$script --help lists every variable of README.md's table${missing:+ (not: $missing)}" [ -z "$missing" ]
+		extra=$(comm -13 "$tmp/documented" "$tmp/named" | tr '\n' ' ')
+		check "$script --help names no variable README.md's table lacks${extra:+ (it names: $extra)}" [ -z "$extra" ]
+		sed -n '/^Environment variables/,$p' "$tmp/help" >"$tmp/list.$k"
+	done
+	check "the in-tree and the built script list the same entries" cmp -s "$tmp/list.1" "$tmp/list.2" ||
+		diff "$tmp/list.1" "$tmp/list.2"
 	;;
 help)
 	z --help

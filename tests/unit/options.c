@@ -1,10 +1,36 @@
-/* Option parsing: PHP's size syntax, flags, memory types, bad values keep the default. */
+/* Option parsing: PHP's size syntax, flags, memory types, ZMM_DEBUG's items, ZMM_FAIL_MAP's
+ * ranges; bad values keep the default, with the one warning line every kind shares. */
 #include "options.h"
 #include "unit.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* What options_load(ENV) writes on fd 2, into OUT. */
+static void load_warnings(char **env, char *out, size_t size)
+{
+    int p[2], saved = dup(2);
+    if (saved < 0 || pipe(p)) {
+        out[0] = '\0';
+        return;
+    }
+    dup2(p[1], 2);
+    close(p[1]);
+    options_load(env);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = read(p[0], out, size - 1);
+    close(p[0]);
+    out[n > 0 ? n : 0] = '\0';
+}
+
+static bool debug_is(const struct opt_debug *d, int alloc, int freed, uint32_t padding, uint32_t check)
+{
+    return d->poison_alloc == alloc && d->poison_free == freed && d->padding == padding &&
+           d->check_on_exit == check;
+}
 
 int main(void)
 {
@@ -30,6 +56,46 @@ int main(void)
     CHECK(options_parse_memtype("mmap_zero", &m) && m == MEM_MMAP_ZERO, "mmap_zero");
     CHECK(options_parse_memtype("malloc", &m) && m == MEM_MALLOC, "malloc");
     CHECK(!options_parse_memtype("shm", &m) && m == MEM_MALLOC, "shm accepted");
+    CHECK(options_parse_memtype("mmap_anon", &m) && m == MEM_MMAP_ANON, "mmap_anon");
+    CHECK(!options_parse_memtype("", &m) && !options_parse_memtype("MMAP_ANON", &m) && m == MEM_MMAP_ANON,
+          "memtype '' or MMAP_ANON accepted");
+
+    /* ZMM_DEBUG: items with PHP's defaults (0xAB, 0xCD, 16), values decimal or hex, padding
+     * rounded up to 8; "none" and "" are all off. */
+    struct opt_debug d = { 1, 2, 3, 4 };
+    CHECK(options_parse_debug("none", &d) && debug_is(&d, -1, -1, 0, 0), "debug none");
+    d = (struct opt_debug){ 1, 2, 3, 4 };
+    CHECK(options_parse_debug("", &d) && debug_is(&d, -1, -1, 0, 0), "debug ''");
+    CHECK(options_parse_debug("poison_alloc,poison_free,padding,check_on_exit", &d) &&
+          debug_is(&d, 0xAB, 0xCD, 16, 1), "debug defaults: %d %d %u %u", d.poison_alloc, d.poison_free,
+          d.padding, d.check_on_exit);
+    CHECK(options_parse_debug("poison_alloc=0x5a,,padding=13", &d) && debug_is(&d, 0x5a, -1, 16, 0),
+          "debug values: %d %d %u", d.poison_alloc, d.poison_free, d.padding);
+    CHECK(options_parse_debug("poison_free=0,padding=4096", &d) && debug_is(&d, -1, 0, 4096, 0), "debug 0, 4096");
+    CHECK(options_parse_debug("padding=0", &d) && debug_is(&d, -1, -1, 0, 0), "debug padding=0");
+    static const char *const bad_debug[] = {
+        "padding=99999", "padding=4097", "poison_alloc=0x100", "poison_alloc=256", "poison_free=",
+        "poison_free=x", "frobnicate", "check_on_exit=1", "padding=16,bogus", "none,padding", "Padding",
+        " padding", "padding=0x",
+    };
+    for (size_t i = 0; i < sizeof bad_debug / sizeof bad_debug[0]; i++) {
+        d = (struct opt_debug){ 1, 2, 3, 4 };
+        CHECK(!options_parse_debug(bad_debug[i], &d) && debug_is(&d, 1, 2, 3, 4), "debug '%s' accepted", bad_debug[i]);
+    }
+
+    /* ZMM_FAIL_MAP: N (that mapping), N+ (it and every later one), "none" or "" (none). */
+    struct opt_failmap fm = { 7, 7 };
+    CHECK(options_parse_failmap("3", &fm) && fm.first == 3 && fm.last == 3, "fail map 3");
+    CHECK(options_parse_failmap("30+", &fm) && fm.first == 30 && fm.last == SIZE_MAX, "fail map 30+");
+    CHECK(options_parse_failmap("none", &fm) && fm.first == 0 && fm.last == 0, "fail map none");
+    fm = (struct opt_failmap){ 7, 7 };
+    CHECK(options_parse_failmap("", &fm) && fm.first == 0 && fm.last == 0, "fail map ''");
+    static const char *const bad_maps[] = { "0", "0+", "+", "x7", "7x", "7++", "+7", "-1", " 7", "99999999999999999999999" };
+    for (size_t i = 0; i < sizeof bad_maps / sizeof bad_maps[0]; i++) {
+        fm = (struct opt_failmap){ 7, 7 };
+        CHECK(!options_parse_failmap(bad_maps[i], &fm) && fm.first == 7 && fm.last == 7, "fail map '%s' accepted",
+              bad_maps[i]);
+    }
 
     size_t k = 9;
     CHECK(options_parse_leaks("reachable", &k) && k == LEAKS_REACHABLE, "leaks reachable");
@@ -78,5 +144,26 @@ int main(void)
     char *none[] = { NULL };
     options_load(none);
     CHECK(zmm_opt.memory_limit == OPT_UNSET && zmm_opt.alloc == 1 && zmm_opt.stats == 0, "defaults");
+    CHECK(debug_is(&zmm_opt.debug, -1, -1, 0, 0) && zmm_opt.fail_map.first == 0 && zmm_opt.mem_type == MEM_MMAP_ANON,
+          "defaults of the structured kinds");
+
+    /* Good structured values land, and every bad value, whatever its kind, gives the same one
+     * line naming the variable, the value and the default it keeps. */
+    char *kinds[] = { "ZMM_DEBUG=padding=32,check_on_exit", "ZMM_FAIL_MAP=5+", "ZMM_MEM_TYPE=malloc", NULL };
+    char warned[2048];
+    load_warnings(kinds, warned, sizeof warned);
+    CHECK(!warned[0], "good values warned: %s", warned);
+    CHECK(debug_is(&zmm_opt.debug, -1, -1, 32, 1), "debug loaded");
+    CHECK(zmm_opt.fail_map.first == 5 && zmm_opt.fail_map.last == SIZE_MAX, "fail map loaded");
+    CHECK(zmm_opt.mem_type == MEM_MALLOC, "mem type loaded");
+    char *bad[] = { "ZMM_DEBUG=padding=99999", "ZMM_FAIL_MAP=x7", "ZMM_MEM_TYPE=shm", "ZMM_COMPACT=lots", NULL };
+    load_warnings(bad, warned, sizeof warned);
+    CHECK(!strcmp(warned, "zmm: ZMM_DEBUG=padding=99999 is not valid; using the default (none)\n"
+                          "zmm: ZMM_FAIL_MAP=x7 is not valid; using the default (none)\n"
+                          "zmm: ZMM_MEM_TYPE=shm is not valid; using the default (mmap_anon)\n"
+                          "zmm: ZMM_COMPACT=lots is not valid; using the default (adaptive)\n"),
+          "warnings:\n%s", warned);
+    CHECK(debug_is(&zmm_opt.debug, -1, -1, 0, 0) && zmm_opt.fail_map.first == 0 && zmm_opt.mem_type == MEM_MMAP_ANON,
+          "bad values keep the defaults");
     return UNIT_DONE();
 }
