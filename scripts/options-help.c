@@ -2,9 +2,10 @@
  * becomes one entry per row of src/options.h's table (name, default, description), so that
  * `zmm --help` lists exactly what the library reads. A build tool (scripts/meson.build), not
  * part of libzmm.so: it includes the table and nothing else of the engine. The in-tree script
- * prints the same entries from the table with awk (env_help in zmm.in); the cli suite checks
- * that the two agree, and agree with the README's table.
- * Usage: options-help SCRIPT OUTPUT (OUTPUT is made executable). */
+ * runs it to print the same entries (env_help in zmm.in); the cli suite checks that they agree
+ * with the README's table.
+ * Usage: options-help SCRIPT OUTPUT (OUTPUT is made executable), or options-help alone: the
+ * entries, on standard output. */
 #include "options.h"
 
 #include <stdio.h>
@@ -35,10 +36,21 @@ static void entry(FILE *out, const char *name, const char *def, const char *desc
     fputc('\n', out);
 }
 
+static void entries(FILE *out)
+{
+#define ENTRY_(name, kind, field, def, desc) entry(out, "ZMM_" #name, def, desc);
+    ZMM_OPTIONS(ENTRY_)
+#undef ENTRY_
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 1) {
+        entries(stdout);
+        return fflush(stdout) ? 1 : 0;
+    }
     if (argc != 3) {
-        fprintf(stderr, "usage: options-help SCRIPT OUTPUT\n");
+        fprintf(stderr, "usage: options-help [SCRIPT OUTPUT]\n");
         return 2;
     }
     FILE *in = fopen(argv[1], "r"), *out = fopen(argv[2], "w");
@@ -54,9 +66,7 @@ int main(int argc, char **argv)
             continue;
         }
         found++;
-#define ENTRY_(name, kind, field, def, desc) entry(out, "ZMM_" #name, def, desc);
-        ZMM_OPTIONS(ENTRY_)
-#undef ENTRY_
+        entries(out);
     }
     if (found != 1) {
         fprintf(stderr, "options-help: %s: %d lines \"=options.h=\", expected 1\n", argv[1], found);

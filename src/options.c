@@ -160,25 +160,23 @@ bool options_parse_text(const char *s, void *out)
 /* Digits, or 0x and hex digits, LEN bytes of them, at most MAX. */
 static bool parse_number(const char *s, size_t len, size_t max, size_t *v)
 {
-    unsigned base = 10;
-    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        base = 16;
-        s += 2;
-        len -= 2;
-    }
-    if (!len)
+    char text[24];
+    if (!len || len >= sizeof text)
         return false;
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-                   : base == 16 && c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                   : base == 16 && c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 99;
-        if (d >= base || n > (max - d) / base)
+    memcpy(text, s, len);
+    text[len] = '\0';
+    const char *p = text;
+    uint64_t u;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && p[2]) {
+        p += 2;
+        const char *digits = p;
+        u = libc_parse_hex(&p);
+        if (*p || p - digits > 16 || u > max)
             return false;
-        n = n * base + d;
+    } else if (!libc_parse_dec(&p, max, &u) || *p) {
+        return false;
     }
-    *v = n;
+    *v = (size_t)u;
     return true;
 }
 

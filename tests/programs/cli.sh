@@ -72,8 +72,8 @@ syntax)
 	;;
 variables)
 	# zmm --help lists every variable of README.md's table, and names no other ZMM_* (but the
-	# CLI's own ZMM_LIB); the in-tree script (awk over src/options.h) and the built one
-	# (scripts/options-help.c) list them alike.
+	# CLI's own ZMM_LIB); the in-tree script (which runs the build's scripts/options-help) and the
+	# built one (which options-help wrote) list them alike.
 	readme=$(dirname -- "$zmm")/../README.md
 	[ -r "$readme" ] || { echo "SKIP: no README.md next to $zmm"; exit 77; }
 	sed -n '/^## Environment variables/,/^## /p' "$readme" |
