@@ -225,3 +225,10 @@ size_t checked_usable(const void *p, const struct block *b)
 {
     return debug_opts.tail && b->kind != BLOCK_SYSTEM ? debug_size(p, b->size) : b->size;
 }
+
+void checked_reclaim(void *p)
+{
+    struct block b;
+    block_classify(p, "free", &b);
+    checked_free(p, &b);
+}

@@ -12,6 +12,8 @@ void checked_configure(bool tracking, bool stacks);
 void *checked_alloc(size_t align, size_t n);
 /* Block P, classified as B, freed. */
 void checked_free(void *p, const struct block *b);
+/* P freed as the program's free would (ZMM_REQUEST_RECLAIM's release of a leaked block). */
+void checked_reclaim(void *p);
 /* Block P of zmm's, classified as B, resized to N bytes (N > 0); NULL with ENOMEM (P kept). */
 void *checked_realloc(void *p, const struct block *b, size_t n);
 /* A system-allocator block P resized to N (N > 0), or freed (N 0), or (P NULL) N bytes of

@@ -5,12 +5,7 @@
  * the chunk could be found empty, so a chunk leaves its set only when every page is free);
  * a set's hot slots name only chunks of that set (set_link fills, set_unlink clears);
  * only the owning thread touches a set's chunks, so the page paths take no lock; the cache
- * has a spin lock.
- * The cache keeps ZMM_COMPACT bytes, or by default a share of the running average of chunks
- * in use; chunks past a few hot ones are purged (madvise) when cached, the rest unmapped.
- * Anti-thrash: each chunk mapped again after one was given back earns one more hot chunk (up
- * to CACHE_EXTRA), and every 256 releases one is lost, so a program that keeps taking back
- * what it gave keeps it in memory, not faulted in page by page. */
+ * has a spin lock. */
 #include "chunk.h"
 #include "libc.h"
 #include "lock.h"
@@ -149,6 +144,12 @@ static void set_unlink(struct zmm_chunkset *set, struct zmm_chunk *c)
 }
 
 /* ---- the cache of empty chunks ----------------------------------------------------- */
+
+/* The cache keeps ZMM_COMPACT bytes, or by default a share of the running average of chunks
+ * in use; chunks past a few hot ones are purged (madvise) when cached, the rest unmapped.
+ * Anti-thrash: each chunk mapped again after one was given back earns one more hot chunk (up
+ * to CACHE_EXTRA), and every 256 releases one is lost, so a program that keeps taking back
+ * what it gave keeps it in memory, not faulted in page by page. */
 
 static void chunk_init_header(struct zmm_chunk *c)
 {

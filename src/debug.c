@@ -1,12 +1,11 @@
-/* debug.c: owns ZMM_DEBUG's block layout. With a tail, a block of N bytes is laid out as
- *   [the program's N bytes][canary bytes][tail: N and a tag]
- * in a heap block of at least N + padding + 16 bytes; the tail is its last 16 usable bytes, so
- * an overflow reaches the canary before it reaches the tail. The tag mixes a per-process key
- * with the block's address and state (live, or freed and poisoned), so that no other block's
- * leftovers, nor the program's data, pass for it. Freed blocks are poisoned but for their first
- * 16 bytes (the free list's link), and a small block is checked when it comes off its list
- * again (checked.c wipes the tails of a new run). No allocation, no I/O, no option text:
- * start-up hands it ZMM_DEBUG's items (debug_configure). */
+/* debug.c: owns ZMM_DEBUG's block layout: [the program's N bytes][canary][tail: N and a tag]
+ * in a block of at least N + padding + 16 bytes, the tail in its last 16 usable bytes, so an
+ * overflow reaches the canary before the tail. The tag mixes a per-process key with the
+ * block's address and state (live, or freed and poisoned): no other block's leftovers, nor the
+ * program's data, pass for it. Freed blocks are poisoned but for their first 16 bytes (the
+ * free list's link); a small block is checked when it comes off its list again (checked.c
+ * wipes the tails of a new run). No allocation, no I/O, no option text: start-up hands it
+ * ZMM_DEBUG's items (debug_configure). */
 #include "debug.h"
 #include "libc.h"
 

@@ -1,14 +1,11 @@
-/* heap.c: owns the per-thread heaps. A heap is used by one thread at a time, without locks:
- * the thread finds it through an initial-exec TLS pointer. A block freed by another thread
- * goes on its owner's atomic remote list, which the owner drains on its slow paths. A thread
- * that exits abandons its heap (remote frees keep arriving) with its chunks' free pages
- * purged; the next new thread adopts it, chunks and all. A thread still allocating after its
- * own exit destructor uses the orphan heap, under a lock. A fork child resets the locks and
- * abandons every other thread's heap. Heaps live in memory zmm maps for itself and are never
- * unmapped. In tracked mode heap_tls stays NULL (every call takes the slow path), heap_self
- * names the heap, and each heap's lock is held around every change so that the scanner can
- * hold them all. Pages are counted against the memory limit through the heap's credit
- * (limit.c), and freed large runs are held for reuse (runs.c). */
+/* heap.c: owns the per-thread heaps. A heap is used by one thread at a time, without locks
+ * (its thread finds it through an initial-exec TLS pointer); a block freed by another thread
+ * goes on its owner's atomic remote list, drained on the owner's slow paths. A thread that
+ * exits abandons its heap, free pages purged, and the next new thread adopts it; a thread
+ * still allocating after its exit destructor uses the orphan heap, under a lock. A fork child
+ * resets the locks and sets every other thread's heap aside. Heaps are never unmapped. In
+ * tracked mode heap_tls stays NULL, heap_self names the heap, and each heap's lock is held
+ * around every change, so that the scanner can hold them all. */
 #include "heap.h"
 #include "libc.h"
 #include "limit.h"

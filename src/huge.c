@@ -1,17 +1,9 @@
 /* huge.c: owns huge blocks: mappings of their own, CHUNK-aligned, their size kept in the
- * registry (so lookup is O(1) and a freed one is recognised). The registry's size is the
- * whole mapping, which is the block's usable size. realloc keeps the mapping for a shrink to
- * half or more; a growth copies the block into a cached mapping of the new size up to twice
- * it when there is one (its pages are in memory: a copy costs less than the page faults of a
- * fresh tail), or else resizes in place with mremap or moves the pages to a fresh aligned
- * range. A few freed mappings are kept (at most HUGE_CACHE of them, HUGE_CACHE_BYTES in all)
- * and reused by later blocks of two fifths of their size up to their size (the smallest that
- * fits: taking a larger one beats growing a smaller one, whose new pages fault), or else grown
- * (mremap) for a block up to twice their size, sparing an munmap/mmap pair and most of its
- * page faults per block; one a chunk or more larger than the block's CHUNK-rounded size is
- * split, its tail cached again as a mapping of its own (not with ZMM_MEM_TYPE=malloc, whose
- * blocks cannot be split). A range's registry entries are cleared before the range goes back
- * to the kernel, which may map something else there at once. */
+ * registry (so lookup is O(1) and a freed one is recognised); the registry's size is the
+ * whole mapping, which is the block's usable size. A few freed mappings are kept for reuse
+ * (the cache, below), sparing an munmap/mmap pair and most of its page faults per block. A
+ * range's registry entries are cleared before the range goes back to the kernel, which may
+ * map something else there at once. */
 #include "huge.h"
 #include "libc.h"
 #include "limit.h"
@@ -22,6 +14,12 @@
 #include <stdatomic.h>
 #include <string.h>
 
+/* The cache: at most HUGE_CACHE mappings, HUGE_CACHE_BYTES in all, reused by later blocks of
+ * two fifths of their size up to their size (the smallest that fits: taking a larger one beats
+ * growing a smaller one, whose new pages fault), or else grown (mremap) for a block up to twice
+ * their size; one a chunk or more larger than the block's CHUNK-rounded size is split, its tail
+ * cached again as a mapping of its own (not with ZMM_MEM_TYPE=malloc, whose blocks cannot be
+ * split). */
 #define HUGE_CACHE        16
 #define HUGE_CACHE_BYTES  ((size_t)64 << 20)
 
@@ -173,6 +171,10 @@ void huge_free(void *p, uint64_t entry)
     huge_drop(p, size);
 }
 
+/* A shrink to half or more keeps the mapping; a growth copies the block into a cached mapping
+ * of the new size up to twice it when there is one (its pages are in memory: a copy costs less
+ * than the page faults of a fresh tail), or else resizes in place with mremap or moves the
+ * pages to a fresh aligned range. */
 void *huge_resize(void *p, uint64_t entry, size_t size)
 {
     size_t old = huge_size(entry);

@@ -1,9 +1,8 @@
 /* libc.h: the floor, small helpers every layer may use, each written once (as mimalloc's
  * libc.c): number parsing, /proc/self/maps and /proc/self/exe, ELF segments, the random seed
- * and mixer, atomic maxima, raw system calls, the clock and the futex. The layers, from the
- * floor up: libc -> os, sys, out, fd -> options -> registry, sizes -> chunk, bin, huge ->
- * limit -> heap -> stack, depot -> track -> task, world, scan -> symbol, suppress, report ->
- * request -> alloc. A file calls what is below it, never above. */
+ * and mixer, atomic maxima, raw system calls, the clock and the futex. It calls nothing of
+ * zmm's: every other file sits above it (README.md, "Repository layout", gives the order of
+ * the layers; a file calls what is below it, never above). */
 #ifndef ZMM_LIBC_H
 #define ZMM_LIBC_H
 

@@ -4,9 +4,8 @@
  * leaves heap_tls NULL so that every call goes to the system; tracking and ZMM_DEBUG leave it
  * NULL so that every call takes the checked path. A fork child resets the locks and is a
  * request boundary. Exit writes the statistics, checks the heap and writes the leak report.
- * It sits at the top with alloc.c, whose slow paths call process_ready(). */
+ * alloc.c and posix.c, above it, start it through process_ready(). */
 #include "process.h"
-#include "alloc.h"
 #include "capture.h"
 #include "checked.h"
 #include "chunk.h"
@@ -75,7 +74,7 @@ ZMM_COLD void process_boot(void)
         capture_configure((unsigned)zmm_opt.stack_depth);
         scan_enable();
         request_configure(m.stacks, zmm_opt.request_retained, zmm_opt.request_reclaim,
-                          zmm_opt.request_limit, zmm_free);
+                          zmm_opt.request_limit, checked_reclaim);
     }
     debug_configure(zmm_opt.debug.poison_alloc, zmm_opt.debug.poison_free, zmm_opt.debug.padding,
                     zmm_opt.debug.check_on_exit);

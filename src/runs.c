@@ -1,12 +1,11 @@
-/* runs.c: owns the freed large runs a heap holds for reuse. A run of up to RUN_LIST_PAGES
- * pages goes on the list for its page count (RUN_LIST_MAX pages in all) and is reused before
- * the bitmap is searched, keeping its share of the memory limit (the heap's credit) while it
- * waits. It stays in use in its chunk's bitmap (counted in held_pages) but its first page's
- * map entry says freed, as after chunk_free_pages (its other pages keep their continuation
- * entries, which lead to that first page), so a second free or an interior free is caught as
- * before; its first 16 bytes hold a signed link. The heap flushes the lists back to the
- * bitmap on a sweep, a trim, before a new chunk is mapped, when its thread exits, and for one
- * chunk when a run cannot grow past a held one or the chunk's other pages are all free. */
+/* runs.c: owns the freed large runs a heap holds for reuse: a run of up to RUN_LIST_PAGES
+ * pages goes on the list for its page count (RUN_LIST_MAX pages in all) and is taken before
+ * the bitmap is searched, keeping its credit against the limit while it waits. It stays in
+ * use in its chunk's bitmap (held_pages) but its first page's map entry says freed, so a
+ * second or interior free is caught as before; its first 16 bytes hold a signed link. The
+ * heap gives the runs back to the bitmap on a sweep, a trim, before mapping a chunk, at
+ * thread exit, and for one chunk when a run cannot grow past a held one or the chunk's other
+ * pages are all free. */
 #include "runs.h"
 #include "out.h"
 

@@ -1,14 +1,10 @@
 /* scan.c: owns reachability, as LeakSanitizer classifies it. With every heap held and the
- * other threads stopped, the roots are read conservatively: every readable and writable
- * private mapping outside zmm's heap (data and bss of each object, other threads' stacks from
- * their stack pointer up, TLS, the program's own mappings) and the stopped threads' registers;
- * blocks the runtime allocated for itself are roots too. Every aligned word that points into
- * a live block (interior pointers included, resolved through the page map) marks it, and
- * marked blocks are read in turn. What stays unmarked leaked: indirectly if another leaked
- * block points to it, directly otherwise. Never read as roots: the stack of the thread that
- * is exiting (its values are stale), stacks of threads that have exited (cached by glibc),
- * memory below a stack pointer, zmm's scratch memory, pages that are not in memory. The
- * result is copied out before the world resumes; marks are cleared. */
+ * other threads stopped, the roots (below) are read conservatively, and the stopped threads'
+ * registers; blocks the runtime allocated for itself are roots too. Every aligned word that
+ * points into a live block (interior pointers included, resolved through the page map) marks
+ * it, and marked blocks are read in turn. What stays unmarked leaked: indirectly if another
+ * leaked block points to it, directly otherwise. The result is copied out before the world
+ * resumes; marks are cleared. */
 #include "scan.h"
 #include "heap.h"
 #include "libc.h"
@@ -156,6 +152,12 @@ static void mark_root(struct scan *s, uintptr_t lo, uintptr_t hi, unsigned ex)
 }
 
 /* ---- roots ------------------------------------------------------------------------- */
+
+/* Roots: every readable and writable private mapping outside zmm's heap (data and bss of each
+ * object, other threads' stacks from their stack pointer up, TLS, the program's own mappings).
+ * Never read as roots: the stack of the thread that is exiting (its values are stale), stacks
+ * of threads that have exited (cached by glibc), memory below a stack pointer, zmm's scratch
+ * memory, pages that are not in memory. */
 
 static bool contains(const struct libc_mapping *m, uintptr_t a)
 {

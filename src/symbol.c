@@ -1,15 +1,11 @@
 /* symbol.c: owns the translation of program counters to names for reports. The loaded
- * object and the offset from its load bias come from dl_iterate_phdr, always, session or
- * not. Function and file:line come from libdw, which is opened with dlopen at the first
- * session and never linked (zmm is preloaded into every process); one Dwfl of this
- * process's mappings serves every session (symbol_begin to symbol_end) until symbol_close,
- * so each request's report does not read the same debug information again. Without libdw
- * the function is the exported symbol dladdr finds, if any. Every string is bounded and NUL-terminated.
- * libdw and __cxa_demangle allocate with malloc; this file never does, and gives their
- * results back with free(). The caller serialises sessions and lookups. The files libdw
- * keeps open between sessions are zmm's descriptors: moved up by fd.c when libdw's finders
- * open them, and checked at each session; if the program has closed one, the old view is
- * dropped unread (ending it would close numbers that are now the program's). */
+ * object and the offset from its load bias come from dl_iterate_phdr, always. Function and
+ * file:line come from libdw, opened with dlopen at the first session and never linked; one
+ * Dwfl of this process's mappings serves every session (symbol_begin to symbol_end) until
+ * symbol_close. Without libdw the function is the exported symbol dladdr finds, if any. Every
+ * string is bounded and NUL-terminated. libdw and __cxa_demangle allocate with malloc; this
+ * file never does, and gives their results back with free(). The caller serialises sessions
+ * and lookups. */
 #include "symbol.h"
 #include "fd.h"
 #include "libc.h"
@@ -504,6 +500,10 @@ static bool dw_active(void) { return false; }
 #endif
 
 /* ---- sessions ------------------------------------------------------------------------------ */
+
+/* The files libdw keeps open between sessions are zmm's descriptors: moved up by fd.c when
+ * libdw's finders open them, and checked at each session; if the program has closed one, the
+ * old view is dropped unread (ending it would close numbers that are now the program's). */
 
 static bool session;
 

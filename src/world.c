@@ -1,30 +1,9 @@
-/* world.c: owns stopping the world, two ways, the first that works.
- *
- * ptrace, as LeakSanitizer does (x86-64): a tracer task, cloned raw (CLONE_VM | CLONE_FS |
- * CLONE_FILES | CLONE_UNTRACED: the process's memory and descriptors, but a process of its own,
- * since a thread cannot trace its own group, and none of a debugger's), seizes every other
- * thread of the process and interrupts it (PTRACE_SEIZE, PTRACE_INTERRUPT: no signal is sent),
- * waits for each to stop, reads its registers into the table, says so on a futex and waits for
- * world_resume; then it detaches them all (passing on a signal that stopped one meanwhile) and
- * exits. A thread that blocks signals stops too, and one that sleeps in a system call restarts
- * it when it is let go, as under a debugger: nanosleep, poll, select, futex waits and reads see
- * no EINTR (epoll_wait and sigtimedwait do: the kernel never restarts them after any stop).
- * The tracer shares the scanner's TLS, so it makes raw system calls only (no errno, no libc
- * call that could touch either), on a stack of its own in this file's mapping; it blocks every
- * signal, dies with the scanner (PR_SET_PDEATHSIG), and the kernel lets go of whatever a dying
- * tracer held. Yama's ptrace_scope 1 needs prctl(PR_SET_PTRACER) naming it.
- *
- * signals, when ptrace cannot be had for a scan (ptrace_scope 3, a seccomp filter, a debugger
- * already tracing a thread, no task left to clone, ZMM_WORLD=signal; silently, one warning
- * with ZMM_WORLD=ptrace): every other thread is sent WORLD_STOP_SIGNAL (SIGRTMAX - 2); its
- * handler saves the thread's registers and stack pointer, says so, and waits until
- * world_resume. Threads that block the signal are left running and marked missed (their stack
- * pointer is read from /proc when they sit in a system call). The handler does only
- * async-signal-safe work and chains to a handler the program had for the same signal; it is
- * installed on the first such scan.
- *
- * A process with no other thread stops nothing (task.c lists them). The thread table is
- * mapped once and never unmapped, since a late handler may still look at it. */
+/* world.c: owns stopping the world, two ways, the first that works: ptrace, as LeakSanitizer
+ * does (a raw tracer task seizes and interrupts every other thread, reads their registers,
+ * and lets them go at world_resume), or, when ptrace cannot be had, a signal every other
+ * thread's handler answers by saving its registers and waiting. Each way is described at its
+ * section below. A process with no other thread stops nothing (task.c lists them). The thread
+ * table is mapped once and never unmapped, since a late handler may still look at it. */
 #include "world.h"
 #include "libc.h"
 #include "options.h"
@@ -98,6 +77,20 @@ static long note_other(pid_t tid, void *ctx)
 }
 
 /* ---- ptrace: the tracer ------------------------------------------------------------- */
+
+/* ptrace, as LeakSanitizer does (x86-64): a tracer task, cloned raw (CLONE_VM | CLONE_FS |
+ * CLONE_FILES | CLONE_UNTRACED: the process's memory and descriptors, but a process of its own,
+ * since a thread cannot trace its own group, and none of a debugger's), seizes every other
+ * thread of the process and interrupts it (PTRACE_SEIZE, PTRACE_INTERRUPT: no signal is sent),
+ * waits for each to stop, reads its registers into the table, says so on a futex and waits for
+ * world_resume; then it detaches them all (passing on a signal that stopped one meanwhile) and
+ * exits. A thread that blocks signals stops too, and one that sleeps in a system call restarts
+ * it when it is let go, as under a debugger: nanosleep, poll, select, futex waits and reads see
+ * no EINTR (epoll_wait and sigtimedwait do: the kernel never restarts them after any stop).
+ * The tracer shares the scanner's TLS, so it makes raw system calls only (no errno, no libc
+ * call that could touch either), on a stack of its own in this file's mapping; it blocks every
+ * signal, dies with the scanner (PR_SET_PDEATHSIG), and the kernel lets go of whatever a dying
+ * tracer held. Yama's ptrace_scope 1 needs prctl(PR_SET_PTRACER) naming it. */
 
 #if WORLD_PTRACE
 
@@ -398,6 +391,15 @@ static void ptrace_resume(void) {}
 #endif
 
 /* ---- signals ------------------------------------------------------------------------ */
+
+/* Signals, when ptrace cannot be had for a scan (ptrace_scope 3, a seccomp filter, a debugger
+ * already tracing a thread, no task left to clone, ZMM_WORLD=signal; silently, one warning
+ * with ZMM_WORLD=ptrace): every other thread is sent WORLD_STOP_SIGNAL (SIGRTMAX - 2); its
+ * handler saves the thread's registers and stack pointer, says so, and waits until
+ * world_resume. Threads that block the signal are left running and marked missed (their stack
+ * pointer is read from /proc when they sit in a system call). The handler does only
+ * async-signal-safe work and chains to a handler the program had for the same signal; it is
+ * installed on the first such scan. */
 
 static _Atomic int active;
 static _Atomic unsigned epoch;
