@@ -73,6 +73,8 @@ ZMM_COLD void process_boot(void)
         sys_one_arena();
         capture_configure((unsigned)zmm_opt.stack_depth);
         scan_enable();
+        report_configure(zmm_opt.report.s, zmm_opt.report_format == FORMAT_JSON, zmm_opt.suppressions.s,
+                         zmm_opt.leaks == LEAKS_REACHABLE);
         request_configure(m.stacks, zmm_opt.request_retained, zmm_opt.request_reclaim,
                           zmm_opt.request_limit, checked_reclaim);
     }

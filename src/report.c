@@ -282,10 +282,25 @@ static void json_report(struct out *o, const struct report_opts *ro, const struc
 
 /* ---- where reports go -------------------------------------------------------------- */
 
+static struct {
+    const char *where;          /* ZMM_REPORT */
+    bool json;                  /* ZMM_REPORT_FORMAT=json */
+    const char *suppressions;   /* ZMM_SUPPRESSIONS */
+    bool reachable;             /* ZMM_LEAKS=reachable */
+} config = { .where = "stderr", .suppressions = "" };
+
+void report_configure(const char *where, bool json, const char *suppressions, bool reachable)
+{
+    config.where = where;
+    config.json = json;
+    config.suppressions = suppressions;
+    config.reachable = reachable;
+}
+
 /* ZMM_REPORT: stderr (the copy taken at start-up), or a file, %p the pid, appended. */
 static int report_open(void)
 {
-    const char *spec = zmm_opt.report.s;
+    const char *spec = config.where;
     if (!spec[0] || !strcmp(spec, "stderr"))
         return out_report_fd();
     char path[1100];
@@ -335,7 +350,7 @@ struct writer {
  * when tracking could not see some blocks (the report says so). */
 static bool owed_empty(const struct report_opts *ro)
 {
-    return ro->at_exit && (zmm_opt.report_format == FORMAT_JSON ||
+    return ro->at_exit && (config.json ||
                            atomic_load_explicit(&track_untracked, memory_order_relaxed));
 }
 
@@ -351,7 +366,7 @@ static bool report_part(const struct report_opts *ro, struct writer *w, struct s
         return false;
     if (n && !w->symbols) {
         symbol_begin();
-        suppress_load(zmm_opt.suppressions.s);
+        suppress_load(config.suppressions);
         w->symbols = true;
     }
     struct totals t = { 0 };
@@ -362,7 +377,7 @@ static bool report_part(const struct report_opts *ro, struct writer *w, struct s
     if (leaked || kept || owed) {       /* a clean request is quiet */
         struct out o;
         out_open(&o, report_open());
-        if (zmm_opt.report_format == FORMAT_JSON)
+        if (config.json)
             json_report(&o, ro, w->groups, n, &t, w->frames);
         else
             text_report(&o, ro, w->groups, n, &t, used, w->frames);
@@ -377,7 +392,7 @@ static bool report_scan(const struct report_opts *ro, struct scan_result *leaked
 {
     bool was = track_busy_set(true);
     struct scan_opts so = { .at_exit = ro->at_exit, .own_thread = ro->own_thread,
-                            .reachable = zmm_opt.leaks == LEAKS_REACHABLE || ro->retained,
+                            .reachable = config.reachable || ro->retained,
                             .first = ro->first, .last = ro->last, .born = ro->born,
                             .stack_from = ro->stack_from };
     struct scan_result r;

@@ -18,6 +18,9 @@ struct report_opts {
     uintptr_t stack_from;       /* not at exit: the caller's live stack starts here */
 };
 
+/* Start-up: WHERE (ZMM_REPORT: stderr, or a path with %p for the pid), JSON or text,
+ * SUPPRESSIONS (a file, or empty), REACHABLE (also list reachable blocks). */
+void report_configure(const char *where, bool json, const char *suppressions, bool reachable);
 /* Scans once and writes the report (or one per request), one report at a time (libdw's
  * session is one); true if unsuppressed leaks (direct or indirect) were found. Symbols are
  * loaded only when there is something to name.
