@@ -9,38 +9,9 @@
 #include "runs.h"
 #include "out.h"
 
-static _Noreturn ZMM_COLD void runs_corrupted(unsigned n, const void *s)
+_Noreturn ZMM_COLD void runs_corrupted(unsigned n, const void *s)
 {
     out_fault("corrupted free list (large runs of %u pages) at %p", n, s);
-}
-
-bool runs_hold(struct zmm_runs *r, uintptr_t key, void *p, unsigned n, uint32_t m)
-{
-    struct zmm_chunk *c = chunk_of(p);
-    if (n > RUN_LIST_PAGES || r->pages + n > RUN_LIST_MAX ||
-        c->free_pages + c->held_pages + n >= CHUNK_PAGES - FIRST_PAGE)
-        return false;
-    c->map[page_of(p)] = PG_FREED_ENTRY(m);
-    slot_link(key, p, r->list[n]);
-    r->list[n] = p;
-    r->count[n]++;
-    r->pages += n;
-    c->held_pages += n;
-    return true;
-}
-
-void *runs_take(struct zmm_runs *r, uintptr_t key, size_t n)
-{
-    if (n > RUN_LIST_PAGES || !r->list[n])
-        return NULL;
-    struct zmm_slot *s = r->list[n];
-    if (ZMM_UNLIKELY(!slot_is_free(key, s)))
-        runs_corrupted((unsigned)n, s);
-    r->list[n] = s->next;
-    r->count[n]--;
-    r->pages -= n;
-    chunk_of(s)->held_pages -= (uint32_t)n;
-    return s;
 }
 
 /* A held run's pages back to the bitmap (the chunk is released if that empties it). */
