@@ -35,8 +35,7 @@ static void classify_in_chunk(void *p, const char *verb, struct zmm_chunk *c, st
         block_foreign(verb, p);
     unsigned page = page_of(p);
     uint32_t m = b->map = c->map[page];
-    struct zmm_heap *owner = c->owner;
-    uintptr_t key = owner ? owner->bins.key : 0;
+    struct zmm_heap *owner = c->owner;  /* a page in a run: the chunk is in its owner's set */
     switch (PG_KIND(m)) {
     case PG_SMALL: {
         uint8_t *run = page_addr(c, page - PG_N(m));
@@ -46,7 +45,7 @@ static void classify_in_chunk(void *p, const char *verb, struct zmm_chunk *c, st
         b->size = bin_size[PG_BIN(m)];
         if ((size_t)idx * b->size != off)
             block_interior(verb, p, run + (size_t)idx * b->size, b->size);
-        if (slot_is_free(key, p))
+        if (slot_is_free(owner->bins.key, p))
             block_double(verb, p, b->size);
         return;
     }
@@ -55,7 +54,7 @@ static void classify_in_chunk(void *p, const char *verb, struct zmm_chunk *c, st
         b->size = (size_t)PG_N(m) << PAGE_SHIFT;
         if ((uintptr_t)p & (PAGE_SIZE - 1))
             block_interior(verb, p, page_addr(c, page), b->size);
-        if (slot_is_free(key, p))
+        if (slot_is_free(owner->bins.key, p))
             block_double(verb, p, b->size);
         return;
     case PG_LCONT: {

@@ -58,7 +58,7 @@ void *checked_sys(void *p, size_t align, size_t n)
 }
 
 /* The calling thread's heap, locked (the orphan heap's lock is held by heap_enter). */
-static struct zmm_heap *checked_enter(void)
+ZMM_INLINE struct zmm_heap *checked_enter(void)
 {
     bool orphan;
     struct zmm_heap *h = heap_enter(&orphan);
@@ -126,13 +126,17 @@ static size_t debug_old(void *p, const struct block *b, const char *verb)
 /* Block P of N bytes, allocated from H (held) with STACK: its record written. */
 static void note(struct zmm_heap *h, void *p, size_t n, uint32_t stack)
 {
-    if (track_note(h, p, n, stack))
+    if (track_note(h, p, n, stack) && request_counting())
         request_born(n);
 }
 
 /* Block P is being freed or moved: its record cleared. */
 static void forget(void *p)
 {
+    if (!request_counting()) {
+        track_forget(p, NULL);
+        return;
+    }
     uint32_t request;
     size_t n = track_forget(p, &request);
     request_died(request, n);
@@ -147,7 +151,7 @@ void *checked_alloc(size_t align, size_t n)
         return enomem();
     if (tracking) {
         request_ensure_worker();
-        if (!request_may_grow(n))
+        if (request_counting() && !request_may_grow(n))
             return enomem();
     }
     uint32_t stack = stacks ? capture_stack(heap_self) : DEPOT_NONE;
@@ -203,7 +207,7 @@ void *checked_realloc(void *p, const struct block *b, size_t n)
 {
     if (debug_opts.tail)
         return debug_realloc(p, b, n);
-    if (n > b->size && !request_may_grow(n - b->size))
+    if (n > b->size && request_counting() && !request_may_grow(n - b->size))
         return enomem();
     uint32_t stack = track_busy() || !stacks ? DEPOT_NONE : capture_stack(heap_self);
     struct zmm_heap *h = checked_enter();

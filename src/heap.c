@@ -347,12 +347,9 @@ struct zmm_heap *heap_attach(void)
     return h;
 }
 
-struct zmm_heap *heap_enter(bool *orphan)
+struct zmm_heap *heap_enter_slow(bool *orphan)
 {
-    struct zmm_heap *h = heap_self;
-    *orphan = false;
-    if (!h)
-        h = heap_attach();
+    struct zmm_heap *h = heap_attach();
     if (!h) {
         *orphan = true;
         h = heap_lock_orphan();

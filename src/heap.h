@@ -54,7 +54,13 @@ struct zmm_heap *heap_lock_orphan(void);
 void heap_unlock_orphan(void);
 /* The calling thread's heap, attached if need be; when it has none, the orphan heap, locked,
  * and *ORPHAN true: the caller then calls heap_unlock_orphan() when done. */
-struct zmm_heap *heap_enter(bool *orphan);
+struct zmm_heap *heap_enter_slow(bool *orphan);
+ZMM_INLINE struct zmm_heap *heap_enter(bool *orphan)
+{
+    struct zmm_heap *h = heap_self;
+    *orphan = false;
+    return ZMM_LIKELY(h != NULL) ? h : heap_enter_slow(orphan);
+}
 
 /* Tracked mode: the scanner holds every heap (and the heap list) while it reads them. */
 void heap_lock_all(void);

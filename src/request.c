@@ -24,7 +24,7 @@
 #define QUEUE 256                       /* ended requests waiting for the worker, at most */
 
 static bool tracked, reports, retained, reclaim;
-static size_t byte_limit = OPT_UNSET;
+size_t request_byte_limit = OPT_UNSET;
 static void (*release)(void *);
 static _Atomic size_t live_bytes;      /* ZMM_REQUEST_LIMIT: born in the current request, live */
 static int signo;
@@ -42,7 +42,7 @@ void request_configure(bool report, bool retained_too, bool reclaim_them, size_t
     reports = report;
     retained = retained_too;
     reclaim = reclaim_them;
-    byte_limit = limit;
+    request_byte_limit = limit;
     release = release_fn;
 }
 
@@ -59,23 +59,23 @@ static uint32_t request_end(void)
 bool request_may_grow(size_t n)
 {
     size_t now = atomic_load_explicit(&live_bytes, memory_order_relaxed);
-    if (ZMM_LIKELY(byte_limit == OPT_UNSET || (n <= byte_limit && now <= byte_limit - n)))
+    if (ZMM_LIKELY(request_byte_limit == OPT_UNSET || (n <= request_byte_limit && now <= request_byte_limit - n)))
         return true;
     out_warn("Allowed memory size of %zu bytes exhausted in request %u (tried to allocate %zu bytes)",
-             byte_limit, (unsigned)atomic_load(&track_request), n);
+             request_byte_limit, (unsigned)atomic_load(&track_request), n);
     return false;
 }
 
 void request_born(size_t n)
 {
-    if (byte_limit != OPT_UNSET)
+    if (request_byte_limit != OPT_UNSET)
         atomic_fetch_add_explicit(&live_bytes, n, memory_order_relaxed);
 }
 
 /* Takes N from the current request's bytes, stopping at 0 (a boundary may have reset them). */
 void request_died(uint32_t request, size_t n)
 {
-    if (byte_limit == OPT_UNSET || !n || request != atomic_load_explicit(&track_request, memory_order_relaxed))
+    if (request_byte_limit == OPT_UNSET || !n || request != atomic_load_explicit(&track_request, memory_order_relaxed))
         return;
     size_t v = atomic_load_explicit(&live_bytes, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(&live_bytes, &v, v > n ? v - n : 0,

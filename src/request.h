@@ -3,7 +3,7 @@
 #ifndef ZMM_REQUEST_H
 #define ZMM_REQUEST_H
 
-#include "defs.h"
+#include "options.h"
 
 /* Start-up, in a tracked process: REPORT writes each ended request's leak report (ZMM_LEAKS),
  * RETAINED with its blocks still reachable; RECLAIM hands each leaked block to RELEASE (the
@@ -23,6 +23,9 @@ void request_after_fork(void);
 /* Starts the worker again where it is missing (in a fork child); cheap when it runs. */
 void request_ensure_worker(void);
 
+/* ZMM_REQUEST_LIMIT's bytes (OPT_UNSET: none, and the current request's bytes are not kept). */
+extern size_t request_byte_limit;
+ZMM_INLINE bool request_counting(void) { return request_byte_limit != OPT_UNSET; }
 /* ZMM_REQUEST_LIMIT: may the current request grow by N bytes? (false: its message written) */
 bool request_may_grow(size_t n);
 /* N bytes were born in the current request; N bytes born in REQUEST died. */

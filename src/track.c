@@ -229,11 +229,12 @@ size_t track_forget(void *p, uint32_t *request)
 {
     struct slot_recs *sr;
     struct zmm_rec *r = rec_of((uintptr_t)p, &sr);
-    *request = 0;
+    if (request)
+        *request = 0;
     if (!r)
         return 0;
     size_t n = 0;
-    if (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_LIVE) {
+    if (request && (atomic_load_explicit(&r->state, memory_order_relaxed) & REC_LIVE)) {
         n = rec_size(sr, r);
         *request = r->request;
     }

@@ -48,8 +48,8 @@ ZMM_INLINE bool track_busy_set(bool on)
 /* Records block P of N requested bytes from H (held by the caller) with STACK; false when
  * there was no memory for the record (the block is counted in track_untracked). */
 bool track_note(struct zmm_heap *h, void *p, size_t n, uint32_t stack);
-/* P is being freed: its record is no longer live. Returns its requested bytes and (in
- * *REQUEST) the request it was born in, when it was live; else 0 (and 0). */
+/* P is being freed: its record is no longer live. With REQUEST, returns its requested bytes
+ * and (in *REQUEST) the request it was born in, when it was live; else 0 (and 0). */
 size_t track_forget(void *p, uint32_t *request);
 
 /* The live block containing ADDR (its start and requested size), or NULL. */
