@@ -23,12 +23,12 @@
 
 #define QUEUE 256                       /* ended requests waiting for the worker, at most */
 
-static bool tracked, reports, retained, reclaim;
+static bool tracked, reports, retained, reclaim;   /* request_configure's */
+static void (*release)(void *);         /* the free that reclaims a leaked block */
 size_t request_byte_limit = OPT_UNSET;
-static void (*release)(void *);
-static _Atomic size_t live_bytes;      /* ZMM_REQUEST_LIMIT: born in the current request, live */
+static _Atomic size_t live_bytes;       /* ZMM_REQUEST_LIMIT: born in the current request, live */
 static int signo;
-static _Atomic uint32_t queue[QUEUE];      /* 0: a slot not written yet (or taken) */
+static _Atomic uint32_t queue[QUEUE];   /* 0: a slot not written yet (or taken) */
 static _Atomic uint32_t queued, taken;  /* counts: queue[i % QUEUE] for taken <= i < queued */
 static _Atomic unsigned wake;           /* the worker's futex word */
 static _Atomic int worker;              /* 0 none, 1 starting or running */
