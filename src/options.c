@@ -56,13 +56,9 @@ bool options_parse_size(const char *s, void *out)
 {
     if (!strcmp(s, "-1") || !strcmp(s, "adaptive"))
         return set_number(out, OPT_UNSET);
-    char digits[32];
-    size_t n = strspn(s, "0123456789");
-    if (n == 0 || n >= sizeof digits)
+    uint64_t v;
+    if (!libc_parse_dec(&s, ZMM_SIZE_MAX, &v))
         return false;
-    memcpy(digits, s, n);
-    digits[n] = '\0';
-    s += n;
     unsigned shift = 0;
     switch (*s) {
     case 'k': case 'K': shift = 10; s++; break;
@@ -72,10 +68,9 @@ bool options_parse_size(const char *s, void *out)
     }
     if (*s == 'b' || *s == 'B')
         s++;
-    size_t v;
-    if (*s || !parse_uint(digits, ZMM_SIZE_MAX >> shift, &v))
+    if (*s || v > (ZMM_SIZE_MAX >> shift))
         return false;
-    return set_number(out, v << shift);
+    return set_number(out, (size_t)v << shift);
 }
 
 bool options_parse_memtype(const char *s, void *out)
@@ -157,23 +152,17 @@ bool options_parse_text(const char *s, void *out)
     return true;
 }
 
-/* Digits, or 0x and hex digits, LEN bytes of them, at most MAX. */
+/* Digits, or 0x and hex digits, LEN bytes of them (followed by ',' or the end), at most MAX. */
 static bool parse_number(const char *s, size_t len, size_t max, size_t *v)
 {
-    char text[24];
-    if (!len || len >= sizeof text)
-        return false;
-    memcpy(text, s, len);
-    text[len] = '\0';
-    const char *p = text;
+    const char *p = s, *end = s + len;
     uint64_t u;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && p[2]) {
+    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
         p += 2;
-        const char *digits = p;
         u = libc_parse_hex(&p);
-        if (*p || p - digits > 16 || u > max)
+        if (p != end || len - 2 > 16 || u > max)
             return false;
-    } else if (!libc_parse_dec(&p, max, &u) || *p) {
+    } else if (!libc_parse_dec(&p, max, &u) || p != end) {
         return false;
     }
     *v = (size_t)u;
@@ -228,17 +217,14 @@ bool options_parse_failmap(const char *s, void *out)
 {
     struct opt_failmap f = { 0, 0 };
     if (*s && strcmp(s, "none")) {
-        size_t len = strlen(s), n;
-        bool after = s[len - 1] == '+';
-        char digits[24];
-        if (len - after >= sizeof digits)
+        uint64_t n;
+        if (!libc_parse_dec(&s, ZMM_SIZE_MAX, &n) || !n)
             return false;
-        memcpy(digits, s, len - after);
-        digits[len - after] = '\0';
-        if (!parse_uint(digits, ZMM_SIZE_MAX, &n) || !n)
+        bool after = *s == '+';
+        if (s[after])
             return false;
-        f.first = n;
-        f.last = after ? SIZE_MAX : n;
+        f.first = (size_t)n;
+        f.last = after ? SIZE_MAX : (size_t)n;
     }
     *(struct opt_failmap *)out = f;
     return true;
